@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Both install what is missing first.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# A torch wheel that this machine keeps locally (CPU build); installed first so pip never downloads a CUDA build.
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*.whl))
+PYTEST_ARGS ?=
+
+.PHONY: install test test-quick demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -c "import torch" 2>/dev/null || \
+	  { if [ -n "$(TORCH_WHEEL)" ]; then $(BIN)/python -m pip install -q "$(TORCH_WHEEL)"; \
+	    else $(BIN)/python -m pip install -q torch; fi; }
+	# Hold torch at the installed version: otherwise torchvision (nnU-Net -> timm) pulls a newer CUDA torch.
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > $(VENV)/constraints.txt
+	$(BIN)/python -m pip install -q -c $(VENV)/constraints.txt -e ".[test,bench]"
+	touch $@
+
+test: install
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS) tests
+
+test-quick: install
+	$(BIN)/python -m pytest -q -ra -m "not slow" $(PYTEST_ARGS) tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

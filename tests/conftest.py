@@ -1,0 +1,23 @@
+"""Project-wide test fixtures. Area-specific fixtures live in tests/<area>/conftest.py."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """``../shared/data`` beside the checkout (override with ``NNUNET_TOPO_SHARED_DATA``)."""
+    return Path(os.environ.get("NNUNET_TOPO_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of the real datasets; tests that need it are skipped, with the reason, when it is absent."""
+    root = shared_data_root()
+    if not root.is_dir():
+        pytest.skip(f"real data not found at {root} (set NNUNET_TOPO_SHARED_DATA)")
+    return root
