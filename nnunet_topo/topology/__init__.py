@@ -4,6 +4,7 @@ Superlevel filtrations of 2D/3D probability maps, C order. ``connectivity="full"
 T-construction: foreground 8-connected (2D) / 26-connected (3D), background 4 / 6.
 """
 from ._types import Diagram, PersistenceResult
+from .betti import betti_numbers, euler_characteristic
 from .persistence import persistence, persistence_batch
 from .spec import LabelTopology, TopologySpec
 
@@ -12,6 +13,8 @@ __all__ = [
     "PersistenceResult",
     "persistence",
     "persistence_batch",
+    "betti_numbers",
+    "euler_characteristic",
     "LabelTopology",
     "TopologySpec",
 ]
