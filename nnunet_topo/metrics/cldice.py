@@ -1,0 +1,50 @@
+"""clDice (centreline Dice, Shit et al. CVPR 2021) of two binary masks, 2D and 3D (NumPy, scikit-image).
+
+Topology precision ``Tprec = |S(P) ∩ T| / |S(P)|`` and sensitivity ``Tsens = |S(T) ∩ P| / |S(T)|``,
+where ``S`` is the morphological skeleton (:func:`skimage.morphology.skeletonize`, which handles 2D
+and 3D); ``clDice = 2 Tprec Tsens / (Tprec + Tsens)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import CumulativeMetric, check_pair
+
+__all__ = ["cldice", "skeleton", "ClDiceMetric"]
+
+
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """Morphological skeleton of a binary 2D/3D mask (bool, same shape). 2D: Zhang's thinning;
+    3D: Lee's thinning (scikit-image's choice for each)."""
+    from skimage.morphology import skeletonize
+
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=bool)
+    return np.asarray(skeletonize(mask), dtype=bool)
+
+
+def cldice(pred: np.ndarray, target: np.ndarray) -> float:
+    """clDice of two binary masks of the same 2D ``(H, W)`` or 3D ``(D, H, W)`` shape.
+
+    Returns:
+        float in [0, 1]; NaN when both masks are empty; 0.0 when exactly one is empty (the one
+        defined ratio is 0).
+    """
+    p, t = check_pair(pred, target)
+    if not p.any() and not t.any():
+        return float("nan")
+    if not p.any() or not t.any():
+        return 0.0
+    sp, st = skeleton(p), skeleton(t)
+    tprec = np.count_nonzero(sp & t) / max(np.count_nonzero(sp), 1)
+    tsens = np.count_nonzero(st & p) / max(np.count_nonzero(st), 1)
+    if tprec + tsens == 0:
+        return 0.0
+    return float(2.0 * tprec * tsens / (tprec + tsens))
+
+
+class ClDiceMetric(CumulativeMetric):
+    """Accumulating clDice: ``ClDiceMetric()(pred, target)`` returns :func:`cldice`."""
+
+    def _compute(self, pred: np.ndarray, target: np.ndarray) -> float:
+        return cldice(pred, target)
