@@ -1,0 +1,112 @@
+"""``nnunet-topo bench evaluate``: evaluator throughput on synthetic nnU-Net folders.
+
+2D: ``--cases`` binary 512² PNG cases (vessel-like ground truth; predictions with cut gaps and added
+blobs so that Betti matching has work to do), evaluated with ``-np`` processes through
+:func:`nnunet_topo.evaluation.evaluate_folder` (reading, Dice, clDice, Betti errors, Betti matching,
+summary.json and CSV: the whole command). 3D: ``--cases-3d`` NIfTI volumes of ``--size-3d``.
+Also times each stage of one case in one process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._common import near_binary, time_call, write_json
+
+__all__ = ["main", "make_folder"]
+
+
+def _perturb(gt: np.ndarray, rng: np.random.Generator, n_gaps: int = 4, n_blobs: int = 3) -> np.ndarray:
+    pred = gt.copy()
+    fg = np.argwhere(gt)
+    for _ in range(n_gaps):  # cut a gap of radius 3 at a foreground pixel
+        c = fg[rng.integers(len(fg))]
+        sl = tuple(slice(max(0, int(x) - 3), int(x) + 4) for x in c)
+        pred[sl] = False
+    for _ in range(n_blobs):  # add a small spurious blob
+        c = [rng.integers(3, s - 3) for s in gt.shape]
+        sl = tuple(slice(int(x) - 2, int(x) + 2) for x in c)
+        pred[sl] = True
+    return pred
+
+
+def make_folder(root: Path, n: int, shape: tuple[int, ...], *, seed: int = 0) -> tuple[Path, Path, Path]:
+    """Write ``gt/``, ``pred/`` and ``dataset.json`` of ``n`` binary cases under ``root``."""
+    import SimpleITK as sitk
+    from PIL import Image
+
+    gt_dir, pred_dir = root / "gt", root / "pred"
+    gt_dir.mkdir(parents=True)
+    pred_dir.mkdir()
+    ending = ".png" if len(shape) == 2 else ".nii.gz"
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        gt = near_binary(shape, seed=seed + i) > 0.5
+        pred = _perturb(gt, rng)
+        for folder, m in ((gt_dir, gt), (pred_dir, pred)):
+            if ending == ".png":
+                Image.fromarray(m.astype(np.uint8)).save(folder / f"case_{i:04d}{ending}")
+            else:
+                sitk.WriteImage(sitk.GetImageFromArray(m.astype(np.uint8)), str(folder / f"case_{i:04d}{ending}"))
+    dj = {"name": "bench", "labels": {"background": 0, "vessel": 1}, "file_ending": ending,
+          "numTraining": n, "channel_names": {"0": "x"}}
+    (root / "dataset.json").write_text(json.dumps(dj))
+    return gt_dir, pred_dir, root / "dataset.json"
+
+
+def _folder_throughput(n: int, shape: tuple[int, ...], num_processes: int, seed: int) -> dict:
+    from nnunet_topo.evaluation import evaluate_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        gt, pred, dj = make_folder(root, n, shape, seed=seed)
+        evaluate_folder(gt, pred, dj, output_file=root / "warm.json", num_processes=1, progress=False)  # warm-up
+        t0 = time.perf_counter()
+        summary = evaluate_folder(gt, pred, dj, output_file=root / "out" / "summary.json",
+                                  num_processes=num_processes, progress=False)
+        seconds = time.perf_counter() - t0
+    fg = summary["foreground_mean"]
+    return {"cases": n, "shape": list(shape), "num_processes": num_processes, "seconds": seconds,
+            "cases_per_s": n / seconds, "mean_BettiMatching_error": fg["BettiMatching_error"],
+            "mean_Betti0_error": fg["Betti0_error"], "mean_Betti1_error": fg["Betti1_error"]}
+
+
+def _stages(shape: tuple[int, ...], seed: int) -> dict:
+    from nnunet_topo.metrics import betti_errors, betti_matching_errors, cldice, dice
+
+    gt = near_binary(shape, seed=seed) > 0.5
+    pred = _perturb(gt, np.random.default_rng(seed))
+    out = {}
+    for name, fn in (("dice", lambda: dice(pred, gt)), ("cldice", lambda: cldice(pred, gt)),
+                     ("betti_errors", lambda: betti_errors(pred, gt)),
+                     ("betti_matching", lambda: betti_matching_errors(pred, gt))):
+        out[name] = time_call(fn, repeats=3 if len(shape) == 3 else 5)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="nnunet-topo bench evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("--json", default=None, help="write results here (default: stdout)")
+    p.add_argument("--cases", type=int, default=200, help="2D cases (default 200)")
+    p.add_argument("--size", type=int, default=512, help="2D side (default 512)")
+    p.add_argument("--cases-3d", type=int, default=8, help="3D cases (default 8; 0 skips 3D)")
+    p.add_argument("--size-3d", type=int, nargs=3, default=[64, 128, 128], help="3D shape (default 64 128 128)")
+    p.add_argument("-np", dest="num_processes", type=int, default=2, help="processes (default 2)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    shape2 = (args.size, args.size)
+    shape3 = tuple(args.size_3d)
+    payload = {"benchmark": "evaluate", "command": "nnunet-topo bench evaluate " + " ".join(argv or []),
+               "connectivity": "full",
+               "folder_2d": _folder_throughput(args.cases, shape2, args.num_processes, args.seed),
+               "stages_2d_one_case": _stages(shape2, args.seed)}
+    if args.cases_3d > 0:
+        payload["folder_3d"] = _folder_throughput(args.cases_3d, shape3, args.num_processes, args.seed)
+        payload["stages_3d_one_case"] = _stages(shape3, args.seed)
+    write_json(payload, args.json)
+    return 0

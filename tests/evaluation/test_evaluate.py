@@ -1,0 +1,237 @@
+"""Folder evaluator: exact values on analytic cases, nnU-Net's own metrics as oracle, errors, outputs."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHAPE, analytic_cases, ring, write_nii, write_png
+
+from nnunet_topo.evaluation import ERROR_CODES, evaluate_folder
+from nnunet_topo.evaluation.cli import main as cli_main
+
+EXPECTED = {  # case: (Betti0_error, Betti1_error, BettiMatching0_error, BettiMatching1_error, Dice)
+    "ring": (0, 0, 0, 0, 1.0),
+    "broken_ring": (0, 1, 0, 1, 2 * 126 / (132 + 126)),  # ring 12x16 - 6x10 = 132 px; cut 6
+    "ring_island": (1, 0, 1, 0, 2 * 132 / (132 + 136)),  # island 2x2
+    "two_blobs": (1, 0, 1, 0, 2 * 48 / (48 + 76)),
+    "shifted_blob": (0, 0, 0, 0, 2 * 36 / 96),
+}
+
+
+def _snapshot(folder: Path) -> dict[str, float]:
+    return {p.name: p.stat().st_mtime for p in folder.iterdir()}
+
+
+def test_summary_exact_values(png_dataset, tmp_path):
+    before = (_snapshot(png_dataset["gt"]), _snapshot(png_dataset["pred"]))
+    out = tmp_path / "out" / "summary.json"
+    summary = evaluate_folder(png_dataset["gt"], png_dataset["pred"], png_dataset["dj"], output_file=out,
+                              progress=False)
+    assert (_snapshot(png_dataset["gt"]), _snapshot(png_dataset["pred"])) == before
+    data = json.loads(out.read_text())
+    assert set(data) >= {"metric_per_case", "mean", "foreground_mean", "connectivity"}
+    assert data["connectivity"] == "full"
+    by_case = {Path(r["reference_file"]).name[:-4]: r["metrics"]["1"] for r in data["metric_per_case"]}
+    assert set(by_case) == set(EXPECTED)
+    for case, (b0, b1, m0, m1, d) in EXPECTED.items():
+        m = by_case[case]
+        for key in ("Dice", "IoU", "FP", "TP", "FN", "TN", "n_pred", "n_ref", "clDice", "Betti0_error",
+                    "Betti1_error", "BettiMatching_error"):
+            assert key in m, key
+        assert "Betti2_error" not in m
+        assert (m["Betti0_error"], m["Betti1_error"]) == (b0, b1), case
+        assert (m["BettiMatching0_error"], m["BettiMatching1_error"]) == (m0, m1), case
+        assert m["BettiMatching_error"] == m0 + m1
+        assert m["Dice"] == pytest.approx(d), case
+    assert data["mean"]["1"]["BettiMatching_error"] == pytest.approx(3 / 5)
+    assert data["foreground_mean"]["Betti1_error"] == pytest.approx(1 / 5)
+    rows = list(csv.DictReader((tmp_path / "out" / "summary_per_case.csv").open()))
+    assert len(rows) == 5 and {r["connectivity"] for r in rows} == {"full"}
+    assert {r["case"]: float(r["BettiMatching_error"]) for r in rows}["broken_ring"] == 1.0
+
+
+def test_nnunet_keys_equal_nnunet_evaluator(tmp_path):
+    """Labels + ignore label: nnU-Net's own compute_metrics is the oracle for its keys."""
+    from nnunetv2.evaluation.evaluate_predictions import compute_metrics
+    from nnunetv2.imageio.natural_image_reader_writer import NaturalImage2DIO
+
+    rng = np.random.default_rng(0)
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    for i in range(3):
+        g = rng.integers(0, 3, SHAPE).astype(np.uint8)
+        g[:3] = 3  # ignore label
+        p = rng.integers(0, 3, SHAPE).astype(np.uint8)
+        write_png(gt_dir / f"c{i}.png", g)
+        write_png(pred_dir / f"c{i}.png", p)
+    dj = {"labels": {"background": 0, "a": 1, "b": 2, "ignore": 3}, "file_ending": ".png"}
+    summary = evaluate_folder(gt_dir, pred_dir, dj, output_file=None, progress=False)
+    for r in summary["metric_per_case"]:
+        ref = compute_metrics(r["reference_file"], r["prediction_file"], NaturalImage2DIO(), [1, 2], 3)
+        for lab in (1, 2):
+            for key, value in ref["metrics"][lab].items():
+                assert r["metrics"][str(lab)][key] == pytest.approx(float(value)), (key, lab)
+
+
+def test_regions_match_nnunet(tmp_path):
+    from nnunetv2.evaluation.evaluate_predictions import compute_metrics
+    from nnunetv2.imageio.natural_image_reader_writer import NaturalImage2DIO
+
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    g = np.zeros(SHAPE, np.uint8)
+    g[3:15, 4:20] = 1
+    g[6:12, 8:16] = 2  # region (1, 2) is the filled square, region (2,) the core
+    p = np.roll(g, 1, axis=1)
+    write_png(gt_dir / "c.png", g)
+    write_png(pred_dir / "c.png", p)
+    dj = {"labels": {"background": 0, "whole": [1, 2], "core": 2}, "regions_class_order": [1, 2],
+          "file_ending": ".png"}
+    summary = evaluate_folder(gt_dir, pred_dir, dj, output_file=None, progress=False)
+    m = summary["metric_per_case"][0]["metrics"]
+    assert set(m) == {"(1, 2)", "(2,)"}
+    ref = compute_metrics(str(gt_dir / "c.png"), str(pred_dir / "c.png"), NaturalImage2DIO(), [(1, 2), (2,)])
+    for region in ((1, 2), (2,)):
+        assert m[str(region)]["Dice"] == pytest.approx(ref["metrics"][region]["Dice"])
+        assert m[str(region)]["Betti0_error"] == 0 and m[str(region)]["BettiMatching_error"] == 0
+
+
+def test_ignore_region_hides_topological_error(tmp_path):
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    g = ring()
+    g[17:20, 21:27] = 2  # ignored area
+    p = ring()
+    p[18, 23:25] = 1  # a spurious island entirely inside the ignored area
+    write_png(gt_dir / "c.png", g)
+    write_png(pred_dir / "c.png", p)
+    dj = {"labels": {"background": 0, "ring": 1, "ignore": 2}, "file_ending": ".png"}
+    m = evaluate_folder(gt_dir, pred_dir, dj, output_file=None, progress=False)["metric_per_case"][0]["metrics"]["1"]
+    assert m["Dice"] == 1.0 and m["FP"] == 0
+    assert m["Betti0_error"] == 0 and m["BettiMatching_error"] == 0
+
+
+def test_error_maps_png(png_dataset, tmp_path):
+    from PIL import Image
+
+    maps = tmp_path / "maps"
+    evaluate_folder(png_dataset["gt"], png_dataset["pred"], png_dataset["dj"], output_file=None,
+                    error_maps_dir=maps, progress=False)
+    assert sorted(p.name for p in maps.iterdir()) == sorted(f"{c}.png" for c in analytic_cases())
+    cases = analytic_cases()
+    emaps = {c: np.asarray(Image.open(maps / f"{c}.png")) for c in cases}
+    assert all(e.shape == SHAPE for e in emaps.values())
+    assert not emaps["ring"].any() and not emaps["shifted_blob"].any()
+    hole = np.zeros(SHAPE, bool)
+    hole[7:13, 8:18] = True
+    np.testing.assert_array_equal(emaps["broken_ring"] == 4, hole)  # the ground truth's hole, missing loop
+    assert set(np.unique(emaps["broken_ring"])) == {0, 4}
+    island = np.zeros(SHAPE, bool)
+    island[17:19, 23:25] = True
+    np.testing.assert_array_equal(emaps["ring_island"] == 1, island)  # the spurious component itself
+    extra = np.zeros(SHAPE, bool)
+    extra[14:18, 18:25] = True
+    np.testing.assert_array_equal(emaps["two_blobs"] == 1, extra)  # the blob with no counterpart
+    assert ERROR_CODES[4] == "missing hole/loop"
+
+
+def test_nifti_3d_per_slice_and_geometry(tmp_path):
+    import SimpleITK as sitk
+
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    g = np.stack([ring()] * 4 + [np.zeros(SHAPE, np.uint8)])
+    p = g.copy()
+    p[1, 9:11, 5:8] = 0  # slice 1: broken ring
+    p[4, 2:4, 2:4] = 1  # slice 4: spurious blob where the ground truth is empty
+    write_nii(gt_dir / "v.nii.gz", g)
+    write_nii(pred_dir / "v.nii.gz", p)
+    dj = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz",
+          "topology": {"connectivity": "full", "labels": {"myo": {"betti": [1, 1], "match": True, "per_slice": True}}}}
+    maps = tmp_path / "maps"
+    s = evaluate_folder(gt_dir, pred_dir, dj, output_file=None, error_maps_dir=maps, progress=False)
+    m = s["metric_per_case"][0]["metrics"]["1"]
+    assert (m["Betti0_error"], m["Betti1_error"]) == (1, 1)
+    assert (m["BettiMatching0_error"], m["BettiMatching1_error"]) == (1, 1)
+    assert "Betti2_error" not in m
+    assert m["SliceTopology_gt"] == pytest.approx(3 / 5)
+    assert m["SliceTopology_prior"] == pytest.approx(3 / 4)
+    img = sitk.ReadImage(str(maps / "v.nii.gz"))
+    ref = sitk.ReadImage(str(gt_dir / "v.nii.gz"))
+    assert img.GetSize() == ref.GetSize() and img.GetSpacing() == ref.GetSpacing()
+    assert img.GetOrigin() == ref.GetOrigin()
+    e = sitk.GetArrayFromImage(img)
+    assert set(np.unique(e[1])) == {0, 4} and set(np.unique(e[4])) == {0, 1}
+    assert not e[[0, 2, 3]].any()
+    # whole-volume 3D evaluation: Betti2 appears
+    dj3 = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
+    m3 = evaluate_folder(gt_dir, pred_dir, dj3, output_file=None, progress=False)["metric_per_case"][0]["metrics"]["1"]
+    assert "Betti2_error" in m3 and "BettiMatching2_error" in m3
+
+
+def test_parallel_equals_serial(png_dataset):
+    a = evaluate_folder(png_dataset["gt"], png_dataset["pred"], png_dataset["dj"], output_file=None, progress=False)
+    b = evaluate_folder(png_dataset["gt"], png_dataset["pred"], png_dataset["dj"], output_file=None,
+                        num_processes=2, progress=False)
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_folder_errors(png_dataset, tmp_path):
+    gt, pred, dj = png_dataset["gt"], png_dataset["pred"], png_dataset["dj"]
+    os.rename(pred / "ring.png", tmp_path / "ring.png")
+    with pytest.raises(ValueError, match=r"no prediction.*ring"):
+        evaluate_folder(gt, pred, dj, output_file=None, progress=False)
+    os.rename(tmp_path / "ring.png", pred / "ring.png")
+    write_png(pred / "stray.png", ring())
+    with pytest.raises(ValueError, match=r"no ground truth.*stray"):
+        evaluate_folder(gt, pred, dj, output_file=None, progress=False)
+    (pred / "stray.png").unlink()
+    write_png(pred / "ring.png", np.zeros((20, 26), np.uint8))
+    with pytest.raises(ValueError, match=r"case 'ring'.*shape"):
+        evaluate_folder(gt, pred, dj, output_file=None, progress=False)
+    write_png(pred / "ring.png", ring() * 5)
+    with pytest.raises(ValueError, match=r"case 'ring'.*\[5\]"):
+        evaluate_folder(gt, pred, dj, output_file=None, progress=False)
+    write_png(pred / "ring.png", ring())
+    with pytest.raises(ValueError, match="never writes into"):
+        evaluate_folder(gt, pred, dj, output_file=pred / "summary.json", progress=False)
+    with pytest.raises(ValueError, match="never writes into"):
+        evaluate_folder(gt, pred, dj, output_file=None, error_maps_dir=gt / "maps", progress=False)
+    with pytest.raises(ValueError, match="connectivity"):
+        evaluate_folder(gt, pred, dj, output_file=None, connectivity="8", progress=False)
+
+
+def test_spacing_mismatch(tmp_path):
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    v = np.stack([ring()] * 3)
+    write_nii(gt_dir / "v.nii.gz", v)
+    write_nii(pred_dir / "v.nii.gz", v, spacing=(1.25, 1.25, 5.0))
+    dj = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
+    with pytest.raises(ValueError, match=r"case 'v'.*spacing"):
+        evaluate_folder(gt_dir, pred_dir, dj, output_file=None, progress=False)
+
+
+def test_cli_and_report(png_dataset, tmp_path, capsys):
+    out = tmp_path / "o" / "summary.json"
+    report = tmp_path / "o" / "report.html"
+    rc = cli_main([str(png_dataset["gt"]), str(png_dataset["pred"]), "-djfile", str(png_dataset["dj"]),
+                   "-o", str(out), "--report", str(report), "--no-progress", "--worst", "2"])
+    assert rc == 0 and out.is_file()
+    page = report.read_text()
+    assert page.count("data:image/png;base64,") == 1 + 2  # distributions + 2 worst cases
+    assert "http://" not in page and "https://" not in page  # self-contained
+    assert "broken_ring" in page and "BettiMatching_error" in page
+    rc = cli_main([str(png_dataset["gt"]), str(png_dataset["pred"]), "-djfile", str(tmp_path / "nope.json"),
+                   "-o", str(out), "--no-progress"])
+    assert rc == 2 and "nope.json" in capsys.readouterr().err
