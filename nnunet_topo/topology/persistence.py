@@ -17,16 +17,19 @@ from ._validation import check_connectivity, check_dims, check_image, look_up_op
 
 __all__ = ["persistence", "persistence_batch", "BACKENDS"]
 
-BACKENDS = ("auto", "gudhi")
+BACKENDS = ("auto", "fast", "gudhi")
 
 
 def _compute(image: np.ndarray, dims: tuple[int, ...], connectivity: str, backend: str) -> PersistenceResult:
-    from ._gudhi_backend import gudhi_diagrams
+    if backend == "gudhi":
+        from ._gudhi_backend import gudhi_diagrams
 
-    return PersistenceResult(
-        shape=image.shape, connectivity=connectivity, backend="gudhi",
-        diagrams=gudhi_diagrams(image, dims, connectivity),
-    )
+        diagrams = gudhi_diagrams(image, dims, connectivity)
+    else:  # "auto" is "fast": the fastest correct backend for every dimension (see docs/topology.md)
+        from ._fast_backend import fast_diagrams
+
+        diagrams, backend = fast_diagrams(image, dims, connectivity)
+    return PersistenceResult(shape=image.shape, connectivity=connectivity, backend=backend, diagrams=diagrams)
 
 
 def persistence(
@@ -43,7 +46,8 @@ def persistence(
         dims: homology dimensions to compute (default all, ``0 .. ndim-1``).
         connectivity: ``"full"`` (T-construction, foreground 8/26-connected) or ``"face"``
             (V-construction, foreground 4/6-connected).
-        backend: ``"auto"`` (fastest correct backend) or ``"gudhi"`` (reference).
+        backend: ``"auto"`` (fastest correct backend, currently ``"fast"``), ``"fast"`` (union-find
+            for dims 0 and ``d - 1``, cripser for dim 1 of 3D images) or ``"gudhi"`` (reference).
 
     Returns:
         PersistenceResult indexable by dimension; see :class:`Diagram` for the fields.
@@ -73,6 +77,10 @@ def persistence_batch(
     """
     import os
 
+    if num_threads is not None and (
+        not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, bool) or num_threads < 1
+    ):
+        raise TypeError(f"num_threads: expected a positive int or None, got {num_threads!r}")
     images = list(images)
     if not images:
         return []
@@ -80,8 +88,9 @@ def persistence_batch(
     connectivity = check_connectivity(connectivity)
     backend = look_up_option("backend", backend, BACKENDS)
     dims_t = [check_dims(dims, im.ndim) for im in checked]
-    n = num_threads or min(len(checked), os.cpu_count() or 1)
-    if n <= 1 or len(checked) == 1:
+    n = min(len(checked), int(num_threads or os.cpu_count() or 1))
+    if n <= 1:
         return [_compute(im, d, connectivity, backend) for im, d in zip(checked, dims_t)]
+    # The numba kernels release the GIL (nogil), so threads run in parallel.
     with ThreadPoolExecutor(max_workers=n) as pool:
         return list(pool.map(lambda a: _compute(a[0], a[1], connectivity, backend), zip(checked, dims_t)))

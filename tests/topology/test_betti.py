@@ -12,28 +12,9 @@ from nnunet_topo.topology import betti_numbers, euler_characteristic, persistenc
 SKIMAGE_CONN = {("full", 2): 2, ("full", 3): 3, ("face", 2): 1, ("face", 3): 1}
 
 
-def _grid(shape):
-    return np.stack(np.meshgrid(*[np.arange(n, dtype=float) for n in shape], indexing="ij"))
-
-
-def ring(shape=(21, 30), r_in=4.0, r_out=8.0):
-    z = _grid(shape)
-    c = (np.array(shape, float) - 1) / 2
-    d = np.sqrt(((z - c.reshape(-1, 1, 1)) ** 2).sum(0))
-    return (d >= r_in) & (d <= r_out)
-
-
-def torus_shell(shape=(14, 31, 34), big_r=9.0, r_in=1.5, r_out=4.0):
-    z, y, x = _grid(shape)
-    cz, cy, cx = (np.array(shape, float) - 1) / 2
-    q = np.sqrt((y - cy) ** 2 + (x - cx) ** 2) - big_r
-    d = np.sqrt(q**2 + (z - cz) ** 2)
-    return (d >= r_in) & (d <= r_out)
-
-
 @pytest.mark.parametrize("connectivity", ["full", "face"])
-def test_analytic_2d(connectivity):
-    assert betti_numbers(ring(), connectivity=connectivity) == (1, 1)
+def test_analytic_2d(connectivity, ring):
+    assert betti_numbers(ring, connectivity=connectivity) == (1, 1)
     discs = np.zeros((20, 33), bool)
     discs[2:8, 3:9] = True
     discs[10:17, 20:30] = True
@@ -55,13 +36,12 @@ def test_diagonal_pixels_depend_on_connectivity():
 
 
 @pytest.mark.parametrize("connectivity", ["full", "face"])
-def test_analytic_3d(connectivity):
+def test_analytic_3d(connectivity, torus_shell, solid_torus):
     hollow = np.zeros((7, 9, 11), bool)
     hollow[1:6, 1:8, 1:10] = True
     hollow[2:5, 3:6, 3:8] = False
     assert betti_numbers(hollow, connectivity=connectivity) == (1, 0, 1)
-    assert betti_numbers(torus_shell(), connectivity=connectivity) == (1, 2, 1)
-    solid_torus = torus_shell(r_in=-1.0)
+    assert betti_numbers(torus_shell, connectivity=connectivity) == (1, 2, 1)
     assert betti_numbers(solid_torus, connectivity=connectivity) == (1, 1, 0)
     blobs = np.zeros((6, 8, 10), bool)
     blobs[0:2, 0:3, 0:3] = True
@@ -113,8 +93,8 @@ def test_agrees_with_diagram_of_the_mask(connectivity, backend):
         assert result.betti_numbers_at(1.0) == betti_numbers(mask, connectivity=connectivity)
 
 
-def test_accepts_integer_zero_one_masks():
-    m = ring().astype(np.uint8)
+def test_accepts_integer_zero_one_masks(ring):
+    m = ring.astype(np.uint8)
     assert betti_numbers(m) == betti_numbers(m.astype(bool)) == (1, 1)
 
 
@@ -134,8 +114,8 @@ def test_bad_input(bad, error, words):
         betti_numbers(bad)
 
 
-def test_bad_connectivity():
+def test_bad_connectivity(ring):
     with pytest.raises(ValueError, match="expected one of"):
-        betti_numbers(ring(), connectivity="8")
+        betti_numbers(ring, connectivity="8")
     with pytest.raises(TypeError, match="expected one of"):
-        betti_numbers(ring(), connectivity=8)
+        betti_numbers(ring, connectivity=8)

@@ -1,0 +1,144 @@
+"""Fast backend: union-find for dimension 0 and ``d - 1``, our own or cripser's reduction for 1 in 3D.
+
+* Dimension 0 and dimension ``d - 1`` (holes in 2D, cavities in 3D): ``_union_find`` kernels, one
+  linear-time radix sort shared by both passes.
+* Dimension 1 of a 3D image: delegated to cripser (CubicalRipser's reduction; ``computePH_T`` for the
+  T-construction, ``computePH`` for the V-construction), which names the same C-order cells as
+  gudhi. Only this case needs cripser.
+
+Diagrams equal gudhi's (multisets of ``(birth, death)``, zero-persistence pairs left out); critical
+cells carry exactly the birth/death values, and are the cells gudhi names whenever values are
+distinct (ties make several cells valid).
+"""
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ._gudhi_backend import sort_bars
+from ._types import Diagram
+from ._union_find import (
+    dim0_pairs,
+    inverse_permutation,
+    neighbour_offsets,
+    radix_argsort_decreasing,
+    top_dim_pairs,
+)
+
+__all__ = ["fast_diagrams", "make_diagram"]
+
+
+def make_diagram(
+    dim: int, values: np.ndarray, shape: tuple[int, ...], birth_idx: np.ndarray, death_idx: np.ndarray,
+    essential_births: np.ndarray | None = None,
+) -> Diagram:
+    """A sorted :class:`Diagram` from flat C-order birth/death indices into ``values`` (flat float64).
+
+    ``essential_births`` are flat indices of bars that never die (their death index is ``-1``).
+    """
+    ess = np.zeros(0, np.int64) if essential_births is None else np.asarray(essential_births, np.int64)
+    b = np.concatenate([ess, np.asarray(birth_idx, np.int64)])
+    d = np.concatenate([np.full(len(ess), -1, np.int64), np.asarray(death_idx, np.int64)])
+    is_ess = np.zeros(len(b), bool)
+    is_ess[: len(ess)] = True
+    births = values[b]
+    deaths = np.where(is_ess, -np.inf, values[np.maximum(d, 0)]) if len(b) else np.zeros(0)
+    order = sort_bars(births, deaths, b, d, is_ess)
+    b, d, is_ess, births, deaths = b[order], d[order], is_ess[order], births[order], deaths[order]
+    ndim = len(shape)
+    b_cells = np.stack(np.unravel_index(b, shape), axis=1) if len(b) else np.zeros((0, ndim), np.int64)
+    d_cells = np.full((len(b), ndim), -1, dtype=np.int64)
+    fin = ~is_ess
+    if fin.any():
+        d_cells[fin] = np.stack(np.unravel_index(d[fin], shape), axis=1)
+    return Diagram(dim=dim, shape=shape, births=births, deaths=deaths, birth_cells=b_cells,
+                   death_cells=d_cells, essential=is_ess)
+
+
+@lru_cache(maxsize=1)
+def _cripser_modules() -> tuple[ModuleType, ModuleType] | None:
+    """cripser's two extension modules ``(_cripser, tcripser)`` (V- and T-construction), or None.
+
+    Loaded from their files, because ``import cripser`` runs a package ``__init__`` that imports
+    torch when it is installed, and the engine must stay torch-free.
+    """
+    spec = importlib.util.find_spec("cripser")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(list(spec.submodule_search_locations)[0])
+    modules = []
+    for name in ("_cripser", "tcripser"):
+        files = sorted(root.glob(f"{name}*.so")) + sorted(root.glob(f"{name}*.pyd"))
+        if not files:
+            return None
+        mspec = importlib.util.spec_from_file_location(name, files[0])
+        module = importlib.util.module_from_spec(mspec)
+        mspec.loader.exec_module(module)
+        modules.append(module)
+    return modules[0], modules[1]
+
+
+def _gudhi_dim1(image: np.ndarray, connectivity: str) -> tuple[np.ndarray, np.ndarray]:
+    """Flat C-order (birth, death) indices of the finite dimension-1 pairs of a 3D image, by gudhi."""
+    from ._gudhi_backend import gudhi_diagrams
+
+    d = gudhi_diagrams(image, (1,), connectivity)[1]
+    return d.birth_index, d.death_index
+
+
+def _cripser_dim1(image: np.ndarray, connectivity: str) -> tuple[np.ndarray, np.ndarray]:
+    """Flat C-order (birth, death) indices of the finite dimension-1 pairs of a 3D image, by cripser."""
+    v_module, t_module = _cripser_modules()
+    neg = np.ascontiguousarray(-image)
+    module = t_module if connectivity == "full" else v_module
+    rows = np.asarray(module.computePH(neg, maxdim=1))
+    rows = rows[rows[:, 0] == 1]
+    coords_b = rows[:, 3:6].astype(np.int64)
+    coords_d = rows[:, 6:9].astype(np.int64)
+    b = np.ravel_multi_index(tuple(coords_b.T), image.shape).astype(np.int64)
+    d = np.ravel_multi_index(tuple(coords_d.T), image.shape).astype(np.int64)
+    flat = image.ravel()
+    keep = flat[b] != flat[d]
+    return b[keep], d[keep]
+
+
+def fast_diagrams(
+    image: np.ndarray, dims: tuple[int, ...], connectivity: str
+) -> tuple[dict[int, Diagram], str]:
+    """Diagrams of the superlevel filtration of a validated float64 C-contiguous 2D/3D ``image``.
+
+    Returns the diagrams and the backend's name: ``"fast"``, or ``"fast+cripser"`` /
+    ``"fast+gudhi"`` when dimension 1 of a 3D image was delegated (gudhi only when cripser is not
+    installed).
+    """
+    name = "fast"
+    shape = image.shape
+    ndim = image.ndim
+    values = image.ravel()
+    shape3 = np.array((1,) + shape if ndim == 2 else shape, dtype=np.int64)
+    full = connectivity == "full"
+    out: dict[int, Diagram] = {}
+    top = ndim - 1
+    if 0 in dims or top in dims:
+        order = radix_argsort_decreasing(values)
+        pos = inverse_permutation(order)
+        if 0 in dims:
+            b, d, ess = dim0_pairs(values, shape3, order, pos, neighbour_offsets(ndim, full))
+            out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
+        if top in dims:
+            b, d = top_dim_pairs(values, shape3, order, pos, neighbour_offsets(ndim, not full))
+            out[top] = make_diagram(top, values, shape, b, d)
+        del order, pos
+    if ndim == 3 and 1 in dims:
+        if _cripser_modules() is not None:
+            b, d = _cripser_dim1(image, connectivity)
+            name = "fast+cripser"
+        else:
+            b, d = _gudhi_dim1(image, connectivity)
+            name = "fast+gudhi"
+        out[1] = make_diagram(1, values, shape, b, d)
+    return {k: out[k] for k in sorted(out)}, name
