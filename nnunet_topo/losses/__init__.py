@@ -8,7 +8,9 @@ See docs/losses.md and docs/topodense.md.
 from __future__ import annotations
 
 from ._base import TopologicalLoss
+from .betti_matching import BettiMatchingLoss
 from .betti_prior import BettiPriorLoss
 from .cldice import SoftClDiceLoss
+from .topodense import TopoDenseLoss
 
-__all__ = ["TopologicalLoss", "BettiPriorLoss", "SoftClDiceLoss"]
+__all__ = ["TopologicalLoss", "BettiPriorLoss", "BettiMatchingLoss", "TopoDenseLoss", "SoftClDiceLoss"]

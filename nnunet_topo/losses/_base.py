@@ -31,6 +31,7 @@ __all__ = [
     "batch_persistence",
     "check_priors",
     "touches_border",
+    "matching_batch",
     "look_up_option",
     "NONLINEARITIES",
     "REDUCTIONS",
@@ -72,14 +73,19 @@ class PreparedInput:
         channels: the channel indices (into ``net_output``) of the K selected maps.
     """
 
-    __slots__ = ("probs", "target", "valid", "channels", "_np_probs", "_np_target")
+    __slots__ = ("probs", "target", "valid", "channels", "log_p", "log_q", "_np_probs", "_np_target")
 
     def __init__(self, probs: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None,
-                 channels: tuple[int, ...]) -> None:
+                 channels: tuple[int, ...], log_p: torch.Tensor | None = None,
+                 log_q: torch.Tensor | None = None) -> None:
         self.probs = probs
         self.target = target
         self.valid = valid
         self.channels = channels
+        #: ``(N, K, *spatial)`` ``log p`` and ``log(1 - p)`` computed stably from the logits, when the
+        #: loss sets ``needs_log_probs`` (None otherwise)
+        self.log_p = log_p
+        self.log_q = log_q
         self._np_probs: np.ndarray | None = None
         self._np_target: np.ndarray | None = None
 
@@ -125,6 +131,8 @@ class TopologicalLoss(nn.Module):
 
     #: whether :meth:`forward` requires a target (False for losses that also work without one)
     requires_target: bool = True
+    #: whether :class:`PreparedInput` should carry stable ``log p`` / ``log(1 - p)`` tensors
+    needs_log_probs: bool = False
 
     def __init__(
         self,
@@ -238,6 +246,21 @@ class TopologicalLoss(nn.Module):
                 probs_all = torch.sigmoid(logits)
         idx = torch.as_tensor(channels, device=net_output.device)
         probs = probs_all.index_select(1, idx)
+        log_p = log_q = None
+        if self.needs_log_probs:
+            with torch.autocast(device_type=device_type, enabled=False):
+                if self.nonlinearity == "softmax":
+                    ls = torch.log_softmax(logits, dim=1)
+                    log_p = ls.index_select(1, idx)
+                    rest = []
+                    for ch in channels:  # log(1 - p_c) = logsumexp over the other channels
+                        others = [j for j in range(c) if j != ch]
+                        rest.append(torch.logsumexp(ls[:, others], dim=1, keepdim=True))
+                    log_q = torch.cat(rest, dim=1)
+                else:
+                    sel = logits.index_select(1, idx)
+                    log_p = torch.nn.functional.logsigmoid(sel)
+                    log_q = torch.nn.functional.logsigmoid(-sel)
         valid = None
         if target is None:
             tgt = torch.zeros_like(probs, dtype=torch.float32)
@@ -273,7 +296,7 @@ class TopologicalLoss(nn.Module):
             tgt = tf.index_select(1, idx)
         if valid is not None:
             tgt = tgt * valid
-        return PreparedInput(probs, tgt.to(probs.device), valid, channels)
+        return PreparedInput(probs, tgt.to(probs.device), valid, channels, log_p, log_q)
 
     def _fold(self, x: torch.Tensor | None) -> torch.Tensor | None:
         """``(B, K, D, H, W)`` -> ``(B * S, K, *plane)`` with the slice axis folded into the batch."""
@@ -293,7 +316,7 @@ class TopologicalLoss(nn.Module):
         if self.slice_axis is not None:
             n_slices = net_output.shape[2 + self.slice_axis]
             prep = PreparedInput(self._fold(prep.probs), self._fold(prep.target), self._fold(prep.valid),
-                                 prep.channels)
+                                 prep.channels, self._fold(prep.log_p), self._fold(prep.log_q))
         self.last_stats = {"num_wrong_features": 0, "seconds_ph": 0.0}
         has_target = target is not None
         values, active = self.per_item(prep, has_target)  # (N, K) tensor, (N, K) bool
@@ -361,6 +384,15 @@ def batch_persistence(loss: TopologicalLoss, maps: Sequence[np.ndarray], dims: t
         return []
     return loss.timed(persistence_batch, list(maps), dims=dims, connectivity=loss.connectivity,
                       num_threads=loss.num_threads)
+
+
+def matching_batch():
+    """The engine's ``betti_matching_batch`` (imported lazily; the topology package owns it)."""
+    try:
+        from nnunet_topo.topology import betti_matching_batch
+    except ImportError:  # exported from the subpackage once the matching lands in its __init__
+        from nnunet_topo.topology.matching import betti_matching_batch
+    return betti_matching_batch
 
 
 def touches_border(mask: np.ndarray) -> bool:
