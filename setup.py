@@ -13,7 +13,10 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["nnunet_topo", "nnunet_topo.*"]),
+    # trainers/ ships as the top-level package nnunet_topo_trainers, so `nnunet-topo trainers-path`
+    # (the folder for nnUNet_extTrainer) exists in editable and wheel installs alike.
+    packages=find_packages(include=["nnunet_topo", "nnunet_topo.*"]) + ["nnunet_topo_trainers"],
+    package_dir={"nnunet_topo_trainers": "trainers"},
     include_package_data=True,
     install_requires=[
         "nnunetv2>=2.8",
