@@ -5,6 +5,7 @@ T-construction: foreground 8-connected (2D) / 26-connected (3D), background 4 / 
 """
 from ._types import Diagram, PersistenceResult
 from .betti import betti_numbers, euler_characteristic
+from .matching import BettiMatchingResult, DimensionMatching, betti_matching, betti_matching_batch
 from .persistence import persistence, persistence_batch
 from .spec import LabelTopology, TopologySpec
 
@@ -15,6 +16,10 @@ __all__ = [
     "persistence_batch",
     "betti_numbers",
     "euler_characteristic",
+    "betti_matching",
+    "betti_matching_batch",
+    "BettiMatchingResult",
+    "DimensionMatching",
     "LabelTopology",
     "TopologySpec",
 ]
