@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from nnunet_topo.metrics._common import check_connectivity, check_pair
+from nnunet_topo.metrics.matching import unmatched_mask_features
 
 __all__ = ["ERROR_CODES", "error_map", "error_map_slices", "error_map_from_matching"]
 
@@ -88,7 +89,8 @@ def error_map_from_matching(pred: np.ndarray, target: np.ndarray, matching, *, c
             dm = matching[dim]
         except KeyError:
             continue
-        for side, unmatched, diagram in (("target", dm.unmatched_target, dm.target), ("pred", dm.unmatched_pred, dm.pred)):
+        unmatched_pred, unmatched_target = unmatched_mask_features(dm)
+        for side, unmatched, diagram in (("target", unmatched_target, dm.target), ("pred", unmatched_pred, dm.pred)):
             code = 2 * dim + (1 if side == "pred" else 2)
             for i in np.asarray(unmatched, dtype=np.int64):
                 region = _feature_region(images[side], diagram, int(i), dim, ndim)

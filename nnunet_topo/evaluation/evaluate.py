@@ -21,6 +21,7 @@ import numpy as np
 
 from nnunet_topo.metrics import cldice
 from nnunet_topo.metrics._common import check_connectivity
+from nnunet_topo.metrics.matching import unmatched_mask_features
 from nnunet_topo.topology import TopologySpec, betti_numbers
 
 from .error_maps import error_map_from_matching
@@ -61,22 +62,32 @@ def metric_keys(topo_ndim: int, *, per_slice: bool, prior: bool) -> list[str]:
     return keys
 
 
-def _topology_2d_or_3d(pred: np.ndarray, ref: np.ndarray, connectivity: str, match: bool, want_map: bool):
-    """Betti numbers, matching errors and (optionally) error map of one pair of bool masks."""
-    ndim = pred.ndim
-    bp = betti_numbers(pred, connectivity=connectivity)
-    br = betti_numbers(ref, connectivity=connectivity)
-    emap = None
-    if match:
-        from nnunet_topo.topology import betti_matching
+def _alive_at_one(diagram) -> int:
+    """Bars of a binary mask's diagram alive in the superlevel set ``{mask >= 1}`` (its Betti number)."""
+    return int(np.count_nonzero((diagram.births >= 0.5) & (diagram.essential | (diagram.deaths < 0.5))))
 
-        m = betti_matching(pred.astype(np.float64), ref.astype(np.float64), connectivity=connectivity)
-        bm = [int(m[k].error) for k in range(ndim)]
-        if want_map:
-            emap = error_map_from_matching(pred, ref, m, connectivity=connectivity)
-    else:
-        bm = [math.nan] * ndim
-    return tuple(int(b) for b in bp), tuple(int(b) for b in br), bm, emap
+
+def _topology_2d_or_3d(pred: np.ndarray, ref: np.ndarray, connectivity: str, match: bool, want_map: bool):
+    """Betti numbers, matching errors and (optionally) error map of one pair of bool masks.
+
+    With ``match`` the Betti numbers are read off the matching's full diagrams (one computation);
+    otherwise they come from ``betti_numbers``.
+    """
+    ndim = pred.ndim
+    emap = None
+    if not match:
+        bp = tuple(int(b) for b in betti_numbers(pred, connectivity=connectivity))
+        br = tuple(int(b) for b in betti_numbers(ref, connectivity=connectivity))
+        return bp, br, [math.nan] * ndim, emap
+    from nnunet_topo.topology import betti_matching
+
+    m = betti_matching(pred.astype(np.float64), ref.astype(np.float64), connectivity=connectivity)
+    bm = [sum(len(i) for i in unmatched_mask_features(m[k])) for k in range(ndim)]
+    bp = tuple(_alive_at_one(m[k].pred) for k in range(ndim))
+    br = tuple(_alive_at_one(m[k].target) for k in range(ndim))
+    if want_map:
+        emap = error_map_from_matching(pred, ref, m, connectivity=connectivity)
+    return bp, br, bm, emap
 
 
 def label_metrics(

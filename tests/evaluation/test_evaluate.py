@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHAPE, analytic_cases, ring, write_nii, write_png
+from _eval_folders import SHAPE, analytic_cases, ring, write_nii, write_png
 
 from nnunet_topo.evaluation import ERROR_CODES, evaluate_folder
 from nnunet_topo.evaluation.cli import main as cli_main
@@ -235,3 +235,28 @@ def test_cli_and_report(png_dataset, tmp_path, capsys):
     rc = cli_main([str(png_dataset["gt"]), str(png_dataset["pred"]), "-djfile", str(tmp_path / "nope.json"),
                    "-o", str(out), "--no-progress"])
     assert rc == 2 and "nope.json" in capsys.readouterr().err
+
+
+def _scipy_betti_2d(mask: np.ndarray) -> tuple[int, int]:
+    from scipy import ndimage
+
+    b0 = ndimage.label(mask, structure=np.ones((3, 3)))[1]  # foreground 8-connected
+    b1 = ndimage.label(np.pad(~mask, 1, constant_values=True))[1] - 1  # background 4-connected
+    return b0, b1
+
+
+def test_label_metrics_betti_against_scipy_and_euler_against_skimage():
+    from scipy import ndimage
+    from skimage.measure import euler_number
+
+    from nnunet_topo.evaluation import label_metrics
+
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        g = ndimage.binary_opening(rng.random((31, 23)) > 0.45)
+        p = ndimage.binary_opening(rng.random((31, 23)) > 0.45)
+        m, _ = label_metrics(p, g)
+        bp, bg = _scipy_betti_2d(p), _scipy_betti_2d(g)
+        assert (m["Betti0_error"], m["Betti1_error"]) == (abs(bp[0] - bg[0]), abs(bp[1] - bg[1]))
+        assert m["Euler_error"] == abs(euler_number(p, connectivity=2) - euler_number(g, connectivity=2))
+        assert m["BettiMatching0_error"] >= m["Betti0_error"] and m["BettiMatching1_error"] >= m["Betti1_error"]

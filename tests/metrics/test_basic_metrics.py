@@ -109,7 +109,7 @@ def test_euler_error(shapes):
 
 
 def test_slices():
-    from conftest import broken_ring, ring
+    from _metric_shapes import broken_ring, ring
 
     vol_gt = np.stack([ring(), ring(), ring(), np.zeros_like(ring())])
     vol_pred = np.stack([ring(), broken_ring(), ring(), ring()])

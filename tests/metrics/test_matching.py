@@ -50,20 +50,33 @@ def _drive_crops(root, n: int) -> list[np.ndarray]:
     crops = []
     for i, f in enumerate(files):
         gt = np.asarray(Image.open(f)) > 127
-        r0, c0 = 150 + 37 * i, 160 + 29 * i
+        r0, c0 = 150 + 37 * (i % 6), 160 + 29 * (i % 6)
         crops.append(gt[r0:r0 + 96, c0:c0 + 112])  # non-square
     return crops
 
 
 def _perturb(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Cut 3 gaps inside vessels, add 3 blobs away from them, fill one hole of the ground truth.
+
+    On binary masks the Betti matching is only defined up to ties where one component of the union
+    holds pieces of several components of both images (a blob bridging two vessels); the two tools
+    break such ties differently (pixel order here, cube order of the V-construction there). These
+    perturbations create splits, spurious islands and missing loops without such bridges.
+    """
+    from scipy import ndimage
+
     pred = gt.copy()
     fg = np.argwhere(gt)
     for _ in range(3):
         r, c = fg[rng.integers(len(fg))]
         pred[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3] = False
+    far = np.argwhere(~ndimage.binary_dilation(gt, iterations=4)[2:-2, 2:-2]) + 2
     for _ in range(3):
-        r, c = rng.integers(4, gt.shape[0] - 4), rng.integers(4, gt.shape[1] - 4)
-        pred[r - 1:r + 2, c - 2:c + 2] = True
+        r, c = far[rng.integers(len(far))]
+        pred[r - 1:r + 2, c - 1:c + 2] = True
+    labels, n = ndimage.label(ndimage.binary_fill_holes(gt) & ~gt)
+    if n:
+        pred[labels == rng.integers(1, n + 1)] = True
     return pred
 
 
@@ -76,8 +89,8 @@ def test_equals_betti_matching_3d_on_drive(shared_data):
         pytest.skip(str(exc))
     rng = np.random.default_rng(7)
     checked = 0
-    for gt in _drive_crops(shared_data, 4):
-        for _ in range(2):
+    for gt in _drive_crops(shared_data, 6):
+        for _ in range(4):
             pred = _perturb(gt, rng)
             ours = betti_matching_errors(pred, gt, connectivity="face")
             # Betti-Matching-3D: V-construction, sublevel filtration -> pass 1 - mask
@@ -85,4 +98,11 @@ def test_equals_betti_matching_3d_on_drive(shared_data):
             expected = tuple(int(a) + int(b) for a, b in zip(ref.num_unmatched_input1, ref.num_unmatched_input2))
             assert ours == expected
             checked += 1
-    assert checked == 8
+    assert checked == 24
+
+
+def test_empty_masks(shapes):
+    empty = np.zeros_like(shapes["ring"])
+    assert betti_matching_errors(empty, empty) == (0, 0)
+    assert betti_matching_errors(empty, shapes["ring"]) == (1, 1)  # missing component and loop
+    assert betti_matching_errors(shapes["two_blobs"], empty) == (2, 0)
