@@ -162,8 +162,13 @@ def read_png_like(path: Path, *, what: str) -> tuple[np.ndarray, str]:
 
     Truncated or unreadable files raise :class:`CaseProblem` naming the file.
     """
-    from PIL import Image
+    from PIL import Image, ImageFile
 
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched Pillow to padding truncated files: refuse
+        raise CaseProblem(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True in this process, so truncated files could not be "
+            "detected; set it back to False"
+        )
     try:
         with Image.open(path) as im:
             im.load()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,15 @@ from nnunet_topo.conversion import (
     export_myops,
 )
 from nnunet_topo.conversion.retina import chase_fov
-from nnunet_topo.topology.spec import TopologySpec
 
 pytestmark = pytest.mark.realdata
+
+
+def _parse_topology(dataset_json: dict, **kwargs):
+    """Parse with the engine's own parser (imported here so that other tests still run if it is broken)."""
+    from nnunet_topo.topology.spec import TopologySpec
+
+    return TopologySpec.from_dataset_json(dataset_json, **kwargs)
 
 MYOPS_MAP = {0: 0, 500: 1, 600: 2, 200: 3, 1220: 4, 2221: 5}
 
@@ -78,7 +85,7 @@ def test_myops_real_cases(myops_src, out_root, regions, capfd):
     dj = _dataset_json(folder)
     assert dj["channel_names"] == {"0": "C0", "1": "DE", "2": "T2"}
     assert dj["file_ending"] == ".nii.gz" and dj["numTraining"] == len(MYOPS_CASES)
-    spec = TopologySpec.from_dataset_json(dj, required=True)
+    spec = _parse_topology(dj, required=True)
     if regions:
         assert dj["regions_class_order"] == [1, 2, 3, 4, 5]
         assert dj["labels"]["myocardium"] == [3, 4, 5]
@@ -155,6 +162,26 @@ def test_myops_export_round_trip(myops_src, out_root, tmp_path):
         export_myops(preds, out, progress=False)
 
 
+def test_myops_test_split_goes_to_imagesTs(myops_src, out_root, tmp_path):
+    """A ``test20/`` folder (images only, as in the challenge release) -> imagesTs, no labelsTs."""
+    case = MYOPS_CASES[2]
+    (myops_src / "test20").mkdir()
+    for seq in ("C0", "DE", "T2"):
+        shutil.copyfile(myops_src / "train25" / f"{case}_{seq}.nii.gz", myops_src / "test20" / f"myops_test_201_{seq}.nii.gz")
+    folder = convert_myops(myops_src, 505, progress=False)
+    assert sorted(p.name for p in (folder / "imagesTs").iterdir()) == [
+        f"myops_test_201_{i:04d}.nii.gz" for i in range(3)]
+    assert not (folder / "labelsTs").exists()
+    assert _dataset_json(folder)["numTraining"] == len(MYOPS_CASES)
+    # export of a test prediction takes its geometry from test20/..._C0
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    shutil.copyfile(folder / "labelsTr" / f"{case}.nii.gz", preds / "myops_test_201.nii.gz")
+    out = export_myops(preds, tmp_path / "export", source=myops_src, progress=False)
+    np.testing.assert_array_equal(_nii(out / "myops_test_201_seg.nii.gz"),
+                                  _nii(myops_src / "train25_myops_gd" / f"{case}_gd.nii.gz"))
+
+
 def test_myops_export_refuses_unknown_labels(myops_src, out_root, tmp_path):
     folder = convert_myops(myops_src, 504, progress=False)
     preds = tmp_path / "preds"
@@ -178,7 +205,7 @@ def test_drive_real_cases_with_fov_ignore(drive_src, out_root, shared_data, capf
     dj = _dataset_json(folder)
     assert dj["labels"] == {"background": 0, "vessel": 1, "ignore": 2}
     assert dj["channel_names"] == {"0": "R", "1": "G", "2": "B"} and dj["file_ending"] == ".png"
-    assert TopologySpec.from_dataset_json(dj).matched() == ("vessel",)
+    assert _parse_topology(dj).matched() == ("vessel",)
     for n in DRIVE_CASES:
         img = _png(drive_src / "training" / "images" / f"{n}_training.tif")
         np.testing.assert_array_equal(_png(folder / "imagesTr" / f"drive_{n}_0000.png"), img)
@@ -327,7 +354,7 @@ def test_nifti_generic_pairs(nifti_src, out_root, capfd):
     dj = _dataset_json(folder)
     assert dj["labels"] == {"background": 0, "LV": 1, "myocardium": 2}
     assert dj["channel_names"] == {"0": "C0", "1": "T2"}
-    spec = TopologySpec.from_dataset_json(dj)
+    spec = _parse_topology(dj)
     assert spec.priors() == {"LV": (1, 0), "myocardium": (1, 1)}
     for case in MYOPS_CASES[:2]:
         src = _nii(nifti_src / "lab" / f"{case}.nii.gz")
