@@ -22,14 +22,28 @@ import numpy as np
 from ._gudhi_backend import sort_bars
 from ._types import Diagram
 from ._union_find import (
+    connectivity_bits,
     dim0_pairs,
     inverse_permutation,
+    neighbour_masks,
     neighbour_offsets,
+    radix_argsort_ascending_uint64,
     radix_argsort_decreasing,
     top_dim_pairs,
 )
 
-__all__ = ["fast_diagrams", "make_diagram"]
+__all__ = ["fast_diagrams", "make_diagram", "sort_bars_fast"]
+
+
+def sort_bars_fast(births, deaths, birth_idx, death_idx, essential) -> np.ndarray:
+    """Same order as :func:`sort_bars` (persistence down, then birth, death index), by radix sorts."""
+    if len(births) < 16384:
+        return sort_bars(births, deaths, birth_idx, death_idx, essential)
+    pers = np.where(essential, np.inf, births - deaths)
+    span = int(death_idx.max()) + 2
+    first = radix_argsort_ascending_uint64((birth_idx * span + (death_idx + 1)).view(np.uint64))
+    second = radix_argsort_decreasing(pers[first])
+    return first[second].astype(np.int64)
 
 
 def make_diagram(
@@ -47,7 +61,7 @@ def make_diagram(
     is_ess[: len(ess)] = True
     births = values[b]
     deaths = np.where(is_ess, -np.inf, values[np.maximum(d, 0)]) if len(b) else np.zeros(0)
-    order = sort_bars(births, deaths, b, d, is_ess)
+    order = sort_bars_fast(births, deaths, b, d, is_ess)
     b, d, is_ess, births, deaths = b[order], d[order], is_ess[order], births[order], deaths[order]
     ndim = len(shape)
     b_cells = np.stack(np.unravel_index(b, shape), axis=1) if len(b) else np.zeros((0, ndim), np.int64)
@@ -126,13 +140,15 @@ def fast_diagrams(
     if 0 in dims or top in dims:
         order = radix_argsort_decreasing(values)
         pos = inverse_permutation(order)
+        offsets = neighbour_offsets(ndim)
+        masks = neighbour_masks(shape3, pos, offsets)
         if 0 in dims:
-            b, d, ess = dim0_pairs(values, shape3, order, pos, neighbour_offsets(ndim, full))
+            b, d, ess = dim0_pairs(values, shape3, order, pos, masks, offsets, connectivity_bits(offsets, full))
             out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
         if top in dims:
-            b, d = top_dim_pairs(values, shape3, order, pos, neighbour_offsets(ndim, not full))
+            b, d = top_dim_pairs(values, shape3, order, pos, masks, offsets, connectivity_bits(offsets, not full))
             out[top] = make_diagram(top, values, shape, b, d)
-        del order, pos
+        del order, pos, masks
     if ndim == 3 and 1 in dims:
         if _cripser_modules() is not None:
             b, d = _cripser_dim1(image, connectivity)

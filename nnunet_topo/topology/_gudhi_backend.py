@@ -15,10 +15,22 @@ __all__ = ["gudhi_diagrams", "sort_bars"]
 
 
 def sort_bars(births, deaths, birth_idx, death_idx, essential):
-    """Order bars by decreasing persistence (essential first), ties by birth then death index."""
-    pers = np.where(essential, np.inf, births - deaths)
-    # lexsort: last key is primary.
-    return np.lexsort((death_idx, birth_idx, -pers))
+    """Order bars by decreasing persistence (essential first), ties by birth then death index.
+
+    Same order as ``np.lexsort((death_idx, birth_idx, -persistence))``, computed as two stable sorts
+    (an int64 composite key, then the persistence), which is several times faster on many bars.
+    """
+    births = np.asarray(births, dtype=np.float64)
+    n = len(births)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    pers = np.where(essential, np.inf, births - np.asarray(deaths, dtype=np.float64))
+    birth_idx = np.asarray(birth_idx, dtype=np.int64)
+    death_idx = np.asarray(death_idx, dtype=np.int64)
+    span = int(death_idx.max()) + 2  # death_idx >= -1
+    first = np.argsort(birth_idx * span + (death_idx + 1), kind="stable")
+    second = np.argsort(-pers[first], kind="stable")
+    return first[second]
 
 
 def gudhi_diagrams(image: np.ndarray, dims: tuple[int, ...], connectivity: str) -> dict[int, Diagram]:

@@ -8,8 +8,11 @@ Shared with the Betti-matching code, so the kernels are plain functions on flat 
 * ``pos``: int32 inverse of ``order`` (``pos[order[t]] = t``), with one extra entry for the virtual
   "outside" node used by the duality pass.
 
+* ``masks``: uint32 per pixel from ``neighbour_masks``: which of the 8/26 neighbours enter earlier.
+  One raster-order pass replaces random probes of every neighbour in the filtration-order passes.
+
 Dimension 0 (``dim0_pairs``): pixels enter in ``order``; each merges with the already-present
-neighbours (``offsets``: 8/26 for ``"full"``, 4/6 for ``"face"``); the elder rule kills the younger
+neighbours (8/26 for ``"full"``, 4/6 for ``"face"``, chosen by a ``connectivity_bits`` mask); the elder rule kills the younger
 component, born at its first pixel, at the pixel being added. Returned cells are flat C indices:
 ``(birth pixel, death pixel)``, the same top cells gudhi's ``cofaces_of_persistence_pairs`` names.
 
@@ -27,11 +30,15 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 __all__ = [
     "radix_argsort_decreasing",
+    "radix_argsort_ascending_uint64",
     "inverse_permutation",
     "neighbour_offsets",
+    "connectivity_bits",
+    "neighbour_masks",
     "dim0_pairs",
     "top_dim_pairs",
 ]
@@ -107,6 +114,11 @@ def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
     return _radix_argsort(_sort_keys(values.view(np.uint64)))
 
 
+def radix_argsort_ascending_uint64(keys: np.ndarray) -> np.ndarray:
+    """int32 stable ascending argsort of a uint64 array (linear time)."""
+    return _radix_argsort(np.ascontiguousarray(keys, dtype=np.uint64))
+
+
 @numba.njit(**_JIT)
 def _inverse(order):
     n = order.shape[0]
@@ -122,8 +134,8 @@ def inverse_permutation(order: np.ndarray) -> np.ndarray:
     return _inverse(order)
 
 
-def neighbour_offsets(ndim: int, full: bool) -> np.ndarray:
-    """``(k, 3)`` int64 ``(dz, dy, dx)`` offsets: all ``3**ndim - 1`` neighbours if ``full``, else faces only.
+def neighbour_offsets(ndim: int) -> np.ndarray:
+    """``(k, 3)`` int64 ``(dz, dy, dx)`` offsets of all ``3**ndim - 1`` neighbours (8 in 2D, 26 in 3D).
 
     2D images are handled as ``(1, H, W)``, so their offsets have ``dz = 0``.
     """
@@ -134,10 +146,20 @@ def neighbour_offsets(ndim: int, full: bool) -> np.ndarray:
             for dx in (-1, 0, 1):
                 if dz == dy == dx == 0:
                     continue
-                if not full and abs(dz) + abs(dy) + abs(dx) != 1:
-                    continue
                 out.append((dz, dy, dx))
     return np.asarray(out, dtype=np.int64)
+
+
+def connectivity_bits(offsets: np.ndarray, full: bool) -> int:
+    """Bitmask selecting the offsets of one connectivity: all of them (8/26) or the faces (4/6)."""
+    bits = 0
+    for j, off in enumerate(offsets):
+        if full or int(np.abs(off).sum()) == 1:
+            bits |= 1 << j
+    return bits
+
+
+BORDER_BIT = 30  # bit of ``neighbour_masks`` flagging pixels on the image border
 
 
 @numba.njit(**_JIT)
@@ -149,46 +171,118 @@ def _find(parent, i):
 
 
 @numba.njit(**_JIT)
-def dim0_pairs(values, shape, order, pos, offsets):
+def _flat_offsets(shape, offsets):
+    out = np.empty(offsets.shape[0], dtype=np.int64)
+    for j in range(offsets.shape[0]):
+        out[j] = (offsets[j, 0] * shape[1] + offsets[j, 1]) * shape[2] + offsets[j, 2]
+    return out
+
+
+@numba.njit(**_JIT)
+def _adjacency_masks(offsets, select):
+    """``adj[j]``: bitmask of the selected neighbours adjacent to neighbour ``j`` (same connectivity).
+
+    Two present neighbours of ``p`` that are adjacent to each other are already in one component,
+    so after uniting ``p`` with one of them the other needs no ``find``.
+    """
+    k = offsets.shape[0]
+    adj = np.zeros(k, dtype=np.int64)
+    for a in range(k):
+        for b in range(k):
+            if a == b or not (select >> b) & 1:
+                continue
+            dz = offsets[a, 0] - offsets[b, 0]
+            dy = offsets[a, 1] - offsets[b, 1]
+            dx = offsets[a, 2] - offsets[b, 2]
+            for j in range(k):
+                if (select >> j) & 1 and offsets[j, 0] == dz and offsets[j, 1] == dy and offsets[j, 2] == dx:
+                    adj[a] |= np.int64(1) << np.int64(b)
+    return adj
+
+
+@numba.njit(**_JIT)
+def neighbour_masks(shape, pos, offsets):
+    """uint32 per pixel: bit ``j`` set when neighbour ``j`` exists and enters **earlier** (``pos`` smaller).
+
+    Bit ``BORDER_BIT`` flags pixels on the border (in 2D, given as ``(1, H, W)``, only rows/columns
+    count). Computed in raster order (cache friendly), so the filtration-order passes read one word
+    per pixel instead of probing every neighbour at random.
+    """
+    D, H, W = shape[0], shape[1], shape[2]
+    n = D * H * W
+    k = offsets.shape[0]
+    planar = True
+    for j in range(k):
+        if offsets[j, 0] != 0:
+            planar = False
+    flat = _flat_offsets(shape, offsets)
+    masks = np.empty(n, dtype=np.uint32)
+    border_flag = np.uint32(1) << np.uint32(BORDER_BIT)
+    for z in range(D):
+        z_in = planar or (0 < z < D - 1)
+        for y in range(H):
+            for x in range(W):
+                p = (z * H + y) * W + x
+                pp = pos[p]
+                m = np.uint32(0)
+                if z_in and 0 < y < H - 1 and 0 < x < W - 1:
+                    for j in range(k):
+                        if pos[p + flat[j]] < pp:
+                            m |= np.uint32(1) << np.uint32(j)
+                else:
+                    m |= border_flag
+                    for j in range(k):
+                        zz = z + offsets[j, 0]
+                        yy = y + offsets[j, 1]
+                        xx = x + offsets[j, 2]
+                        if zz < 0 or zz >= D or yy < 0 or yy >= H or xx < 0 or xx >= W:
+                            continue
+                        if pos[p + flat[j]] < pp:
+                            m |= np.uint32(1) << np.uint32(j)
+                masks[p] = m
+    return masks
+
+
+@numba.njit(**_JIT)
+def dim0_pairs(values, shape, order, pos, masks, offsets, select):
     """Dimension-0 pairs of the superlevel filtration; see the module docstring.
 
     Args:
         values: flat float64 image (C order) of ``prod(shape)`` pixels.
         shape: ``(D, H, W)`` int64 (``D = 1`` for 2D).
         order, pos: from ``radix_argsort_decreasing`` / ``inverse_permutation``.
-        offsets: ``(k, 3)`` neighbour offsets of the foreground.
+        masks: from ``neighbour_masks(shape, pos, offsets)``.
+        offsets: ``neighbour_offsets(ndim)``; ``select``: ``connectivity_bits`` of the foreground
+            (8/26 for ``"full"``, 4/6 for ``"face"``).
 
     Returns:
         ``(births, deaths, essential_birth)``: int64 flat indices of the finite pairs and the birth
         pixel of the one essential class.
     """
-    D, H, W = shape[0], shape[1], shape[2]
-    HW = H * W
     n = order.shape[0]
+    flat = _flat_offsets(shape, offsets)
+    adj = _adjacency_masks(offsets, select)
+    sel = np.uint32(select)
     parent = np.empty(n, dtype=np.int32)
     cap = n // 2 + 2
     births = np.empty(cap, dtype=np.int64)
     deaths = np.empty(cap, dtype=np.int64)
     m = 0
-    k = offsets.shape[0]
     for t in range(n):
-        p = order[t]
+        p = np.int64(order[t])
         parent[p] = p
         rp = p
-        z = p // HW
-        rem = p - z * HW
-        y = rem // W
-        x = rem - y * W
-        for j in range(k):
-            zz = z + offsets[j, 0]
-            yy = y + offsets[j, 1]
-            xx = x + offsets[j, 2]
-            if zz < 0 or zz >= D or yy < 0 or yy >= H or xx < 0 or xx >= W:
+        todo = masks[p] & sel
+        handled = np.int64(0)
+        while todo:
+            j = np.int64(_ctz(todo))
+            todo &= todo - np.uint32(1)
+            bit = np.int64(1) << j
+            if handled & adj[j]:
+                handled |= bit
                 continue
-            q = zz * HW + yy * W + xx
-            if pos[q] >= t:
-                continue
-            rq = _find(parent, q)
+            handled |= bit
+            rq = np.int64(_find(parent, p + flat[j]))
             if rq == rp:
                 continue
             if pos[rq] < pos[rp]:
@@ -206,16 +300,46 @@ def dim0_pairs(values, shape, order, pos, offsets):
     return births[:m].copy(), deaths[:m].copy(), np.int64(order[0])
 
 
-@numba.njit(**_JIT)
-def top_dim_pairs(values, shape, order, pos, offsets):
-    """Dimension ``d - 1`` pairs (holes / cavities) by duality; see the module docstring.
+@numba.njit(inline="always", **_JIT)
+def _ctz(v):
+    """Index of the lowest set bit of a non-zero uint32 (one ``tzcnt`` instruction)."""
+    return trailing_zeros(v)
 
-    ``offsets`` are the *background* neighbour offsets (4/6 for ``"full"``, 8/26 for ``"face"``).
-    ``pos`` must have the extra outside entry. Returns ``(births, deaths)`` int64 flat indices.
-    """
+
+@numba.njit(**_JIT)
+def _existing(shape, p, offsets, select):
+    """Bitmask of the selected neighbours of a border pixel ``p`` that lie inside the image."""
     D, H, W = shape[0], shape[1], shape[2]
     HW = H * W
+    z = p // HW
+    rem = p - z * HW
+    y = rem // W
+    x = rem - y * W
+    out = np.uint32(0)
+    for j in range(offsets.shape[0]):
+        if not (select >> j) & 1:
+            continue
+        zz = z + offsets[j, 0]
+        yy = y + offsets[j, 1]
+        xx = x + offsets[j, 2]
+        if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
+            out |= np.uint32(1) << np.uint32(j)
+    return out
+
+
+@numba.njit(**_JIT)
+def top_dim_pairs(values, shape, order, pos, masks, offsets, select):
+    """Dimension ``d - 1`` pairs (holes / cavities) by duality; see the module docstring.
+
+    Same arguments as ``dim0_pairs``; ``select`` is the *background* connectivity (4/6 for
+    ``"full"``, 8/26 for ``"face"``). ``pos`` must have the extra outside entry. Returns
+    ``(births, deaths)`` int64 flat indices.
+    """
     n = order.shape[0]
+    flat = _flat_offsets(shape, offsets)
+    adj = _adjacency_masks(offsets, select)
+    sel = np.uint32(select)
+    border_flag = np.uint32(1) << np.uint32(BORDER_BIT)
     outside = n
     parent = np.empty(n + 1, dtype=np.int32)
     parent[outside] = outside
@@ -223,37 +347,29 @@ def top_dim_pairs(values, shape, order, pos, offsets):
     births = np.empty(cap, dtype=np.int64)
     deaths = np.empty(cap, dtype=np.int64)
     m = 0
-    k = offsets.shape[0]
-    # 2D images come as (1, H, W) with planar offsets: then z is not a border.
-    planar = True
-    for j in range(k):
-        if offsets[j, 0] != 0:
-            planar = False
     for t in range(n - 1, -1, -1):
-        p = order[t]
-        parent[p] = p
-        rp = p
-        z = p // HW
-        rem = p - z * HW
-        y = rem // W
-        x = rem - y * W
-        on_border = (z == 0 or z == D - 1 or y == 0 or y == H - 1 or x == 0 or x == W - 1)
-        if planar:
-            on_border = y == 0 or y == H - 1 or x == 0 or x == W - 1
-        if on_border:
-            # The outside is older than everything: p joins it and dies at once (zero persistence).
+        p = np.int64(order[t])
+        mk = masks[p]
+        if mk & border_flag:
+            # The outside is older than everything: p joins it at once (a zero-persistence pair).
             parent[p] = outside
-            rp = outside
-        for j in range(k):
-            zz = z + offsets[j, 0]
-            yy = y + offsets[j, 1]
-            xx = x + offsets[j, 2]
-            if zz < 0 or zz >= D or yy < 0 or yy >= H or xx < 0 or xx >= W:
+            rp = np.int64(outside)
+            todo = _existing(shape, p, offsets, select) & ~mk
+        else:
+            parent[p] = p
+            rp = p
+            todo = sel & ~mk
+        # Neighbours that enter earlier in the *increasing* order are the ones not earlier in `order`.
+        handled = np.int64(0)
+        while todo:
+            j = np.int64(_ctz(todo))
+            todo &= todo - np.uint32(1)
+            bit = np.int64(1) << j
+            if handled & adj[j]:
+                handled |= bit
                 continue
-            q = zz * HW + yy * W + xx
-            if pos[q] <= t:
-                continue
-            rq = _find(parent, q)
+            handled |= bit
+            rq = np.int64(_find(parent, p + flat[j]))
             if rq == rp:
                 continue
             if pos[rq] > pos[rp]:

@@ -190,3 +190,20 @@ def test_batch_equals_serial(num_threads):
     stacked = np.stack(images[:5])
     assert [r.shape for r in persistence_batch(stacked, dims=[0])] == [(24, 31)] * 5
     assert persistence_batch([]) == []
+
+
+def test_fast_bar_sort_matches_reference_order():
+    from nnunet_topo.topology._fast_backend import sort_bars_fast
+    from nnunet_topo.topology._gudhi_backend import sort_bars
+
+    rng = np.random.default_rng(4)
+    for n in (0, 10, 40_000):
+        births = rng.integers(0, 50, n) / 8
+        deaths = births - rng.integers(0, 20, n) / 8
+        birth_idx = rng.integers(0, 10_000, n)
+        death_idx = rng.integers(-1, 10_000, n)
+        essential = death_idx == -1
+        pers = np.where(essential, np.inf, births - deaths)
+        want = np.lexsort((death_idx, birth_idx, -pers))
+        assert np.array_equal(sort_bars(births, deaths, birth_idx, death_idx, essential), want)
+        assert np.array_equal(sort_bars_fast(births, deaths, birth_idx, death_idx, essential), want)
