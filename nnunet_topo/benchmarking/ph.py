@@ -1,0 +1,212 @@
+"""``nnunet-topo bench ph``: the persistence engine against gudhi and cripser on the same inputs.
+
+For every input kind (smooth random field, vessel-like map, near-binary map like a trained network's
+output) and size, it times, single-threaded and with critical cells:
+
+* ours (``persistence(..., backend="fast")``) for dims ``0`` and ``d - 1`` (union-find only) and,
+  in 3D, for all dims (dim 1 delegated, see docs/topology.md);
+* gudhi (``CubicalComplex(top_dimensional_cells=-p)`` + ``cofaces_of_persistence_pairs``), all dims;
+* cripser (``computePH_T(-p)``, T-construction, with locations), all dims.
+
+Medians over ``--repeats`` timed calls after one untimed first call, which is reported separately
+(``first_s``). The JIT compilation time of the numba kernels is measured once in a fresh subprocess
+with an empty numba cache. Peak memory beyond the input is measured from the process's peak RSS
+(``/proc/self/clear_refs`` resets it before each measured call) and reported in bytes per voxel.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ._common import INPUT_KINDS, single_thread, time_call, write_json
+
+__all__ = ["main", "run"]
+
+DEFAULT_SIZES = ("256x256", "512x512", "1024x1024", "64x64x64", "96x96x96", "128x128x128")
+QUICK_SIZES = ("48x40", "12x10x9")
+
+
+def _parse_size(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(s) for s in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes: expected sizes like 512x512 or 64x64x64, got {text!r}")
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"--sizes: expected a 2D or 3D size like 512x512, got {text!r}")
+    return shape
+
+
+def _read_status(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def peak_extra_bytes(fn: Callable[[], Any]) -> int | None:
+    """Peak resident memory above the current level while ``fn`` runs (Linux), else None."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # reset VmHWM to the current RSS
+    except OSError:
+        return None
+    before = _read_status("VmRSS")
+    result = fn()
+    peak = _read_status("VmHWM")
+    del result
+    if before is None or peak is None:
+        return None
+    return max(0, peak - before)
+
+
+def _ours(image: np.ndarray, dims: tuple[int, ...]) -> Callable[[], Any]:
+    from nnunet_topo.topology import persistence
+
+    return lambda: persistence(image, dims=dims, connectivity="full", backend="fast")
+
+
+def _gudhi(image: np.ndarray) -> Callable[[], Any]:
+    from nnunet_topo.topology import persistence
+
+    return lambda: persistence(image, connectivity="full", backend="gudhi")
+
+
+def _cripser(image: np.ndarray) -> Callable[[], Any] | None:
+    from nnunet_topo.topology._fast_backend import _cripser_modules
+
+    modules = _cripser_modules()
+    if modules is None:
+        return None
+    t_module = modules[1]
+
+    def call():
+        # Same work as ours: validation to float64 C order, then the reduction with locations.
+        return t_module.computePH(np.ascontiguousarray(-image.astype(np.float64)))
+
+    return call
+
+
+def jit_compile_seconds() -> float | None:
+    """Seconds of the first ``persistence`` calls (2D and 3D) in a fresh process with an empty numba cache."""
+    code = (
+        "import time, numpy as np\n"
+        "from nnunet_topo.topology import persistence\n"
+        "t = time.perf_counter()\n"
+        "persistence(np.random.default_rng(0).random((8, 9)), backend='fast')\n"
+        "persistence(np.random.default_rng(0).random((5, 6, 7)), dims=(0, 2), backend='fast')\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode != 0:
+        return None
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: bool, progress: bool = True) -> dict:
+    """Time every (kind, size, method); returns the JSON payload (without machine info)."""
+    from tqdm import tqdm
+
+    rows: list[dict[str, Any]] = []
+    jobs = [(kind, shape) for shape in sizes for kind in kinds]
+    for kind, shape in tqdm(jobs, desc="bench ph", disable=not progress):
+        image = INPUT_KINDS[kind](shape, seed=0)
+        ndim = len(shape)
+        top = (0, ndim - 1)
+        methods: list[tuple[str, Callable[[], Any] | None]] = [(f"ours dims {0},{ndim - 1}", _ours(image, top))]
+        if ndim == 3:
+            methods.append(("ours all dims", _ours(image, (0, 1, 2))))
+        if peers:
+            methods.append(("cripser all dims", _cripser(image)))
+            methods.append(("gudhi all dims", _gudhi(image)))
+        for name, fn in methods:
+            if fn is None:
+                continue
+            t = time_call(fn, repeats=repeats, warmup=1)
+            peak = peak_extra_bytes(fn)
+            rows.append({
+                "kind": kind, "shape": list(shape), "voxels": int(np.prod(shape)), "method": name, **t,
+                "peak_extra_bytes": peak,
+                "peak_extra_bytes_per_voxel": None if peak is None else peak / float(np.prod(shape)),
+            })
+    # Ratios within this run: peer median / our median on the same input (all dims for all dims).
+    for row in rows:
+        if not row["method"].startswith(("cripser", "gudhi")):
+            continue
+        ours_name = "ours dims 0,1" if len(row["shape"]) == 2 else "ours all dims"
+        ours = [r for r in rows if r["kind"] == row["kind"] and r["shape"] == row["shape"] and r["method"] == ours_name]
+        if ours:
+            row["ratio_to_ours"] = row["median_s"] / ours[0]["median_s"]
+    return {"rows": rows}
+
+
+def _table(rows: list[dict]) -> str:
+    lines = ["| input | size | method | median | first call | peak extra B/voxel | peer / ours |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        size = "x".join(str(s) for s in r["shape"])
+        med = r["median_s"]
+        med_s = f"{med * 1e3:.1f} ms" if med < 1 else f"{med:.2f} s"
+        first = r["first_s"]
+        first_s = f"{first * 1e3:.1f} ms" if first < 1 else f"{first:.2f} s"
+        per = r.get("peak_extra_bytes_per_voxel")
+        per_s = "n/a" if per is None else f"{per:.1f}"
+        ratio = r.get("ratio_to_ours")
+        ratio_s = "" if ratio is None else f"{ratio:.1f}x"
+        lines.append(f"| {r['kind']} | {size} | {r['method']} | {med_s} | {first_s} | {per_s} | {ratio_s} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="nnunet-topo bench ph",
+        description="Time the persistence engine against gudhi and cripser (single thread, medians).",
+    )
+    parser.add_argument("--json", metavar="FILE", default=None, help="write results as JSON here (default: stdout)")
+    parser.add_argument("--sizes", nargs="+", type=_parse_size, default=None,
+                        help=f"sizes like 512x512 64x64x64 (default: {' '.join(DEFAULT_SIZES)})")
+    parser.add_argument("--kinds", nargs="+", choices=sorted(INPUT_KINDS), default=list(INPUT_KINDS),
+                        help="input kinds (default: all)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls per method (default 5)")
+    parser.add_argument("--quick", action="store_true", help=f"tiny sizes {QUICK_SIZES}, 1 repeat (smoke test)")
+    parser.add_argument("--no-peers", action="store_true", help="time only ours")
+    parser.add_argument("--no-jit", action="store_true", help="skip the fresh-process JIT compilation measurement")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats: expected a positive integer, got {args.repeats}")
+    single_thread()
+    sizes = args.sizes or [_parse_size(s) for s in (QUICK_SIZES if args.quick else DEFAULT_SIZES)]
+    repeats = 1 if args.quick else args.repeats
+    t0 = time.perf_counter()
+    payload = run(sizes, args.kinds, repeats, peers=not args.no_peers)
+    payload = {
+        "benchmark": "ph",
+        "command": "nnunet-topo bench ph " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "settings": {"sizes": [list(s) for s in sizes], "kinds": args.kinds, "repeats": repeats,
+                     "connectivity": "full", "threads": 1},
+        "jit_compile_s": None if args.no_jit else jit_compile_seconds(),
+        "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "wall_s": time.perf_counter() - t0,
+        **payload,
+    }
+    print(_table(payload["rows"]), file=sys.stderr)
+    if payload["jit_compile_s"] is not None:
+        print(f"JIT compilation (fresh numba cache, 2D + 3D kernels): {payload['jit_compile_s']:.2f} s", file=sys.stderr)
+    write_json(payload, args.json)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))
