@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from nnunet_topo.metrics._common import check_connectivity, check_pair
 from nnunet_topo.metrics.matching import unmatched_mask_features
+from nnunet_topo.topology import betti_matching
 
 __all__ = ["ERROR_CODES", "error_map", "error_map_slices", "error_map_from_matching"]
 
@@ -118,8 +119,6 @@ def error_map(pred: np.ndarray, target: np.ndarray, *, connectivity: str = "full
 
     Returns a uint8 label map of the same shape with the codes of :data:`ERROR_CODES`.
     """
-    from nnunet_topo.topology import betti_matching
-
     p, t = check_pair(pred, target)
     connectivity = check_connectivity(connectivity)
     m = betti_matching(p.astype(np.float64), t.astype(np.float64), connectivity=connectivity)

@@ -22,7 +22,7 @@ import numpy as np
 from nnunet_topo.metrics import cldice
 from nnunet_topo.metrics._common import check_connectivity
 from nnunet_topo.metrics.matching import unmatched_mask_features
-from nnunet_topo.topology import TopologySpec, betti_numbers
+from nnunet_topo.topology import TopologySpec, betti_matching, betti_numbers
 
 from .error_maps import error_map_from_matching
 from .io import (LabelSet, check_same_geometry, get_reader_writer, label_key, load_json, match_cases,
@@ -79,8 +79,6 @@ def _topology_2d_or_3d(pred: np.ndarray, ref: np.ndarray, connectivity: str, mat
         bp = tuple(int(b) for b in betti_numbers(pred, connectivity=connectivity))
         br = tuple(int(b) for b in betti_numbers(ref, connectivity=connectivity))
         return bp, br, [math.nan] * ndim, emap
-    from nnunet_topo.topology import betti_matching
-
     m = betti_matching(pred.astype(np.float64), ref.astype(np.float64), connectivity=connectivity)
     bm = [sum(len(i) for i in unmatched_mask_features(m[k])) for k in range(ndim)]
     bp = tuple(_alive_at_one(m[k].pred) for k in range(ndim))

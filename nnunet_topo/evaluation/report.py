@@ -137,6 +137,18 @@ def _case_figure(case: str, ref: np.ndarray, pred: np.ndarray, image: np.ndarray
             probs = probs[:, z]
     if probs is not None and probs.ndim == 4 and probs.shape[1] == 1:
         probs = probs[:, 0]
+    # zoom on the structures: bounding box of ground truth, prediction and errors, with a margin
+    anything = r | p if emap is None else (r | p | (emap > 0))
+    if anything.any():
+        idx = np.argwhere(anything)
+        lo, hi = idx.min(0), idx.max(0) + 1
+        margin = np.maximum(8, ((hi - lo) * 0.15).astype(int))
+        box = tuple(slice(max(0, int(a - m)), min(n, int(b + m))) for a, b, m, n in zip(lo, hi, margin, r.shape))
+        r, p = r[box], p[box]
+        emap = emap[box] if emap is not None else None
+        image = image[box] if image is not None and image.shape == anything.shape else image
+        if probs is not None and probs.shape[1:] == anything.shape:
+            probs = probs[(slice(None),) + box]
     ncols = 4
     fig, axes = plt.subplots(1, ncols, figsize=(3.4 * ncols, 3.4))
     if image is not None:
@@ -202,7 +214,7 @@ def _case_figure(case: str, ref: np.ndarray, pred: np.ndarray, image: np.ndarray
         ax.bar(x + 0.18, bm, width=0.36, label="Betti-matching error", color="#fb8072")
         ax.set_xticks(x, [f"H{k}" for k in dims])
         ax.legend(fontsize=7)
-        ax.set_title("errors per dimension (no probabilities saved)", fontsize=9)
+        ax.set_title("errors per dimension, whole case\n(no probabilities saved for a diagram)", fontsize=9)
     fig.suptitle(f"{case} — {name}{where}", fontsize=10)
     fig.tight_layout()
     caption = ", ".join(f"{k} {_fmt(metrics[k])}" for k in DIST_KEYS if k in metrics)

@@ -11,6 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
+from nnunet_topo.topology import betti_matching
 from nnunet_topo.topology._validation import check_dims
 
 from ._common import CumulativeMetric, check_connectivity, check_pair
@@ -62,8 +63,6 @@ def betti_matching_errors(
         of the masks count (see :func:`unmatched_mask_features`): an empty prediction against a
         ground truth with one component has error 1 in dimension 0.
     """
-    from nnunet_topo.topology import betti_matching
-
     p, t = check_pair(pred, target)
     dims = check_dims(dims, p.ndim)
     result = betti_matching(p.astype(np.float64), t.astype(np.float64), dims=dims,
