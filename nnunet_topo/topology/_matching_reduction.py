@@ -219,32 +219,33 @@ class _Ordered:
         self.positive = _positive_squares(self.square_order, cx.square_cofaces, cx.size)
 
 
-def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray | None = None,
-          cache_c: dict | None = None):
-    """Dimension-1 bars of ``P`` and, when ``rank_c`` is given, of the image of ``P -> C`` (3D).
+def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: dict | None = None):
+    """Dimension-1 bars of ``P``, of ``C`` and of the image of ``P -> C`` (3D, ``C >= P`` pointwise).
 
     Args:
         cx: the cell complex of the shape and construction.
-        rank_p, rank_c: ``(D, H, W)`` int64 superlevel ranks of the voxels of ``P`` and of ``C``
-            (``C >= P`` pointwise).
-        cache_c: a dict kept by the caller between calls with the same ``C``.
+        rank_p, rank_c: ``(D, H, W)`` int64 superlevel ranks of the voxels of ``P`` and of ``C``.
+        cache_c: a dict kept by the caller between calls with the same ``C`` (the work on ``C``).
 
     Returns:
-        ``((births, deaths), image)``: the bars of ``P`` as voxel ranks in ``P``'s order (the
-        voxels that bring the birth edge and the death square in), and, with ``rank_c``, the image
-        bars ``(births, deaths)`` with births as ranks in ``P``'s order and deaths as ranks in
-        ``C``'s order (else ``None``). Zero-length bars are included; the caller drops them.
+        ``(bars_p, bars_c, image)``, each a ``(births, deaths)`` pair of voxel ranks (the voxels
+        that bring the birth edge and the death square in): ``bars_p`` in ``P``'s order, ``bars_c``
+        in ``C``'s order, ``image`` with births in ``P``'s order and deaths in ``C``'s order.
+        Zero-length bars are included; the caller drops them by value.
     """
     op = _Ordered(cx, rank_p)
     pivots = _reduce(op.square_order, op.positive, op.boundary_rows)
     neg = np.flatnonzero(pivots >= 0)
-    bars = (op.keys[op.edge_of_row[pivots[neg]]], op.keys[cx.squares[neg]])
-    if rank_c is None:
-        return bars, None
+    bars_p = (op.keys[op.edge_of_row[pivots[neg]]], op.keys[cx.squares[neg]])
     cache_c = {} if cache_c is None else cache_c
     if "c" not in cache_c:
-        cache_c["c"] = _Ordered(cx, rank_c)
+        oc = _Ordered(cx, rank_c)
+        piv = _reduce(oc.square_order, oc.positive, oc.boundary_rows)
+        negc = np.flatnonzero(piv >= 0)
+        cache_c["c"] = oc
+        cache_c["bars"] = (oc.keys[oc.edge_of_row[piv[negc]]], oc.keys[cx.squares[negc]])
     oc = cache_c["c"]
-    pivots = _reduce(oc.square_order, oc.positive, op.boundary_rows)
-    neg = np.flatnonzero(pivots >= 0)
-    return bars, (op.keys[op.edge_of_row[pivots[neg]]], oc.keys[cx.squares[neg]])
+    img = _reduce(oc.square_order, oc.positive, op.boundary_rows)
+    cols = np.flatnonzero(img >= 0)
+    image = (op.keys[op.edge_of_row[img[cols]]], oc.keys[cx.squares[cols]])
+    return bars_p, cache_c["bars"], image

@@ -10,8 +10,11 @@ superlevel filtration to last (value descending, ties by flat index ascending); 
 position of padded cell ``p`` in that order. The complement (sublevel) filtration is the same order
 reversed.
 
-The kernels return bars as padded cell indices; the caller reads the values and drops zero-length
-bars.
+Merges at one cell are done oldest component first, so the result does not depend on the order
+of the neighbour offsets (nor on flips of the array). Matching keys identify a bar of the
+comparison image ``C``: in dimension 0 the padded index of the C bar's birth cell
+(:data:`ESSENTIAL_KEY` for the essential bar), in dimension ``d - 1`` the padded index of its death
+cell. :data:`NO_KEY`: no bar of ``C`` (no image bar, or an empty one).
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import numpy as np
 from numba import njit
 
 __all__ = [
+    "NO_KEY",
+    "ESSENTIAL_KEY",
     "pad_layout",
     "neighbour_offsets",
     "superlevel_dim0",
@@ -26,6 +31,8 @@ __all__ = [
     "complement_joint",
 ]
 
+NO_KEY = -1
+ESSENTIAL_KEY = -2
 _NONE = np.iinfo(np.int64).max
 
 
@@ -104,49 +111,77 @@ def _enter_image(parent, img, rank, x):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _merge_image(img, order, older, younger, births, deaths, count, z):
-    """Merge the image classes of two C components; record the younger class's bar dying at ``z``."""
+def _neighbour_roots(parent, z, offsets, roots):
+    """Distinct roots of the present neighbours of ``z``, written to ``roots``; returns their number."""
+    m = 0
+    for off in offsets:
+        y = z + off
+        if parent[y] < 0:
+            continue
+        r = _find(parent, y)
+        new = True
+        for j in range(m):
+            if roots[j] == r:
+                new = False
+                break
+        if new:
+            roots[m] = r
+            m += 1
+    return m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sort_roots(roots, m, age):
+    """Insertion sort of ``roots[:m]`` by ``age[root]`` ascending (oldest first)."""
+    for i in range(1, m):
+        r = roots[i]
+        a = age[r]
+        j = i - 1
+        while j >= 0 and age[roots[j]] > a:
+            roots[j + 1] = roots[j]
+            j -= 1
+        roots[j + 1] = r
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _merge_image(img, order, values, older, younger, keys, key, death_value):
+    """Merge the image classes of two C components; the class born later dies and gets ``key``
+    (unless its image bar is empty: born at ``death_value``)."""
     a = img[older]
     b = img[younger]
     if a != _NONE and b != _NONE:
-        births[count] = order[max(a, b)]
-        deaths[count] = z
-        count += 1
+        dying = order[max(a, b)]
+        if values[dying] > death_value:
+            keys[dying] = key
         img[older] = min(a, b)
     elif b != _NONE:
         img[older] = b
-    return count
 
 
 @njit(cache=True, nogil=True)
 def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_g, rank_g, values_g,
                     offsets, size):
-    """Dimension-0 bars of ``C`` and of the images of ``P -> C`` and ``G -> C``, one union-find pass.
+    """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` in one union-find pass over ``C``.
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
     enters ``C`` (with its edges to the cells already there) before any cell enters ``P`` or ``G``,
     so ``P_t`` and ``G_t`` stay inside ``C_t``. Each C component remembers the first cell of ``P``
-    and of ``G`` it contains (the birth of its image class). When two C components merge at cell
-    ``z``, the C bar of the younger (by ``C``) dies at ``z``, and when both contain cells of ``P``
-    the image class born later in ``P`` dies at ``z`` too (likewise for ``G``).
+    and of ``G`` it contains (the birth of its image class). A cell ``z`` entering ``C`` joins the
+    components around it oldest first (by ``C``); each further component's C bar dies at ``z``,
+    and when both sides contain cells of ``P`` the image class born later in ``P`` dies in the same
+    step, which matches its bar of ``P`` to that C bar (likewise for ``G``).
 
-    Returns ``(cb, cd, pb, pd, gb, gd)``: padded birth and death cells of the finite bars of ``C``,
-    of the image of ``P`` and of the image of ``G`` (image births are cells of ``P``/``G``, read in
-    ``P``/``G``; image deaths are cells of ``C``, read in ``C``). Zero-length bars are included.
+    Returns ``(key_p, key_g)`` over the padded grid: at the birth cell of each finite bar of ``P``
+    (``G``) the key of its C bar (the padded birth cell of that C bar) or :data:`NO_KEY`; the
+    essential bars (born at ``order_p[0]``, ``order_g[0]``) get :data:`ESSENTIAL_KEY`.
     """
     parent = np.full(size, -1, dtype=np.int64)
     img_p = np.full(size, _NONE, dtype=np.int64)
     img_g = np.full(size, _NONE, dtype=np.int64)
+    key_p = np.full(size, NO_KEY, dtype=np.int64)
+    key_g = np.full(size, NO_KEY, dtype=np.int64)
+    roots = np.empty(offsets.shape[0], dtype=np.int64)
     n = order_c.shape[0]
-    cb = np.empty(n, dtype=np.int64)
-    cd = np.empty(n, dtype=np.int64)
-    pb = np.empty(n, dtype=np.int64)
-    pd = np.empty(n, dtype=np.int64)
-    gb = np.empty(n, dtype=np.int64)
-    gd = np.empty(n, dtype=np.int64)
-    nc = 0
-    npp = 0
-    ng = 0
     sp = 0
     sg = 0
     for sc in range(n):
@@ -158,94 +193,78 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
         while sg < n and values_g[order_g[sg]] > v:
             _enter_image(parent, img_g, rank_g, order_g[sg])
             sg += 1
-        parent[z] = z
-        for off in offsets:
-            y = z + off
-            if parent[y] < 0:
-                continue
-            ry = _find(parent, y)
-            rz = _find(parent, z)
-            if ry == rz:
-                continue
-            if rank_c[ry] < rank_c[rz]:
-                older, younger = ry, rz
-            else:
-                older, younger = rz, ry
+        m = _neighbour_roots(parent, z, offsets, roots)
+        if m == 0:
+            parent[z] = z
+            continue
+        _sort_roots(roots, m, rank_c)
+        older = roots[0]
+        parent[z] = older
+        for j in range(1, m):
+            younger = roots[j]
             parent[younger] = older
-            if younger != z:
-                cb[nc] = younger
-                cd[nc] = z
-                nc += 1
-            npp = _merge_image(img_p, order_p, older, younger, pb, pd, npp, z)
-            ng = _merge_image(img_g, order_g, older, younger, gb, gd, ng, z)
-    while sp < n:
-        _enter_image(parent, img_p, rank_p, order_p[sp])
-        sp += 1
-    while sg < n:
-        _enter_image(parent, img_g, rank_g, order_g[sg])
-        sg += 1
-    return cb[:nc], cd[:nc], pb[:npp], pd[:npp], gb[:ng], gd[:ng]
+            _merge_image(img_p, order_p, values_p, older, younger, key_p, younger, v)
+            _merge_image(img_g, order_g, values_g, older, younger, key_g, younger, v)
+    key_p[order_p[0]] = ESSENTIAL_KEY
+    key_g[order_g[0]] = ESSENTIAL_KEY
+    return key_p, key_g
 
 
 @njit(cache=True, nogil=True)
-def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, size, with_image):
-    """Dimension ``d - 1`` bars of ``P`` and of the image of ``P -> C``, by duality, in one pass.
+def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, size):
+    """Dimension ``d - 1`` bars of ``P`` and their induced matching into ``C``, by duality, in one pass.
 
     By Alexander duality a ``(d-1)``-dimensional hole of the superlevel set ``{P >= t}`` is a bounded
     component of its complement ``{P < t}`` (dual connectivity, the padding forms the unbounded
     outer component). Growing the complement (``t`` increasing, the superlevel order reversed), a
     component is born at the hole's first cell (the bar's *death* cell) and dies when it merges into
     an older one (the bar's *birth* cell). The complement of ``C`` lies inside the complement of
-    ``P`` (at equal values a cell joins the complement of ``P`` first); each complement-of-P
-    component remembers the first complement-of-C cell it contains, and at every merge the one of
-    those that entered later (if both exist) gives the image bar dying there.
+    ``P`` (at equal values a cell joins the complement of ``P`` first). Each complement-of-P
+    component remembers the first complement-of-C cell it contains; a cell ``z`` joins the
+    components around it oldest first, and at each further merge the bar of ``P`` that dies is
+    matched to the C bar whose image class dies in the same step: the key is that class's first
+    cell ``w``, the death cell of the C bar.
 
-    Returns ``(births, deaths, img_births, img_deaths)`` padded cells (superlevel sense: births
-    are the higher values); image births are read in ``P``, image deaths in ``C``. Zero-length bars
-    are included. ``with_image=False`` skips ``C`` (the bars of ``P`` alone).
+    Returns ``(births, deaths, keys)``: padded birth/death cells of the finite bars of ``P`` and the
+    key of the C bar each is matched to (:data:`NO_KEY` if none).
     """
     n = order_p.shape[0]
     parent = np.full(size, -1, dtype=np.int64)
     img_c = np.full(size, _NONE, dtype=np.int64)
-    # the padding is one component, older than everything; it is in both complements from the start
+    # complement age: the outer component is oldest, then larger superlevel rank = earlier
+    age = np.empty(size, dtype=np.int64)
+    for i in range(size):
+        age[i] = -rank_p[i]
     outer = border[0]
     for b in border:
         parent[b] = outer
+    age[outer] = np.iinfo(np.int64).min
     img_c[outer] = -1
+    roots = np.empty(offsets.shape[0], dtype=np.int64)
     births = np.empty(n, dtype=np.int64)
     deaths = np.empty(n, dtype=np.int64)
-    ib = np.empty(n, dtype=np.int64)
-    idd = np.empty(n, dtype=np.int64)
+    keys = np.empty(n, dtype=np.int64)
     count = 0
-    ni = 0
-    sc = n - 1 if with_image else -1
+    sc = n - 1
     for sp in range(n - 1, -1, -1):
         z = order_p[sp]
         v = values_p[z]
         while sc >= 0 and values_c[order_c[sc]] < v:
             _enter_image(parent, img_c, rank_c, order_c[sc])
             sc -= 1
-        parent[z] = z
-        for off in offsets:
-            y = z + off
-            if parent[y] < 0:
-                continue
-            ry = _find(parent, y)
-            rz = _find(parent, z)
-            if ry == rz:
-                continue
-            # age in the complement: larger superlevel rank = born earlier; the outer is oldest
-            if ry == outer or (rz != outer and rank_p[ry] > rank_p[rz]):
-                older, younger = ry, rz
-            else:
-                older, younger = rz, ry
+        m = _neighbour_roots(parent, z, offsets, roots)
+        if m == 0:
+            parent[z] = z
+            continue
+        _sort_roots(roots, m, age)
+        older = roots[0]
+        parent[z] = older
+        for j in range(1, m):
+            younger = roots[j]
             parent[younger] = older
-            if younger != z:
-                births[count] = z
-                deaths[count] = younger
-                count += 1
             a = img_c[older]
             b = img_c[younger]
+            key = NO_KEY
             if a != _NONE and b != _NONE:
                 # img_c holds superlevel C ranks (-1: the outer); the class that entered the
                 # complement later (smaller rank, never the outer) dies here
@@ -257,10 +276,14 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
                     dying, alive = a, b
                 else:
                     dying, alive = b, a
-                ib[ni] = z
-                idd[ni] = order_c[dying]
-                ni += 1
+                w = order_c[dying]
+                if v > values_c[w]:  # an empty image bar matches nothing
+                    key = w
                 img_c[older] = alive
             elif b != _NONE:
                 img_c[older] = b
-    return births[:count], deaths[:count], ib[:ni], idd[:ni]
+            births[count] = z
+            deaths[count] = younger
+            keys[count] = key
+            count += 1
+    return births[:count], deaths[:count], keys[:count]

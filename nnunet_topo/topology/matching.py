@@ -33,6 +33,7 @@ import numpy as np
 
 from ._matching_types import BettiMatchingResult, DimensionMatching
 from ._types import Diagram
+from ._matching_union_find import NO_KEY
 from ._validation import check_connectivity, check_dims, check_image
 
 __all__ = ["betti_matching", "betti_matching_batch", "BettiMatchingResult", "DimensionMatching"]
@@ -76,34 +77,36 @@ class _Filtration:
         return r.reshape(shape)
 
 
-def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarray, death: np.ndarray) -> Diagram:
+def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarray, death: np.ndarray,
+             keys: np.ndarray) -> tuple[Diagram, np.ndarray]:
     """Diagram from flat birth/death cell indices (death -1: essential), zero-length bars dropped.
 
-    Sorted like the engine's diagrams: decreasing persistence, essential first, ties by birth then
-    death index.
+    Returns the diagram, sorted like the engine's (decreasing persistence, essential first, ties by
+    birth then death index), and the matching keys in the same order.
     """
     essential = death < 0
     b_val = flat[birth]
     d_val = np.where(essential, -np.inf, flat[np.maximum(death, 0)])
     keep = essential | (b_val > d_val)
-    birth, death, essential, b_val, d_val = (a[keep] for a in (birth, death, essential, b_val, d_val))
+    birth, death, keys, essential, b_val, d_val = (a[keep] for a in (birth, death, keys, essential, b_val, d_val))
     pers = np.where(essential, np.inf, b_val - d_val)
     order = np.lexsort((death, birth, -pers))
-    birth, death, essential, b_val, d_val = (a[order] for a in (birth, death, essential, b_val, d_val))
+    birth, death, keys, essential, b_val, d_val = (a[order] for a in (birth, death, keys, essential, b_val, d_val))
     ndim = len(shape)
     b_cells = np.stack(np.unravel_index(birth, shape), axis=1) if len(birth) else np.zeros((0, ndim), np.int64)
     d_cells = np.full((len(death), ndim), -1, dtype=np.int64)
     if (~essential).any():
         d_cells[~essential] = np.stack(np.unravel_index(death[~essential], shape), axis=1)
-    return Diagram(dim=dim, shape=shape, births=b_val, deaths=d_val, birth_cells=b_cells,
-                   death_cells=d_cells, essential=essential)
+    diagram = Diagram(dim=dim, shape=shape, births=b_val, deaths=d_val, birth_cells=b_cells,
+                      death_cells=d_cells, essential=essential)
+    return diagram, keys
 
 
 class _Bars:
-    """A barcode as flat arrays: values, critical cells (flat C index; death -1: essential)."""
+    """A barcode as flat arrays: values and critical cells (flat C index), zero-length bars dropped."""
 
     def __init__(self, birth: np.ndarray, death: np.ndarray, birth_cell: np.ndarray, death_cell: np.ndarray) -> None:
-        keep = birth > death  # zero-length bars are no features; essential bars have death -inf
+        keep = birth > death
         self.birth = np.asarray(birth, dtype=np.float64)[keep]
         self.death = np.asarray(death, dtype=np.float64)[keep]
         self.birth_cell = np.asarray(birth_cell, dtype=np.int64)[keep]
@@ -145,38 +148,43 @@ def _join(group_a, rank_a, group_b, rank_b):
 
 
 def _induced(source: _Bars, image: _Bars, comparison: _Bars) -> np.ndarray:
-    """Induced matching ``source -> comparison`` through the image barcode (the tie rule).
+    """Induced matching ``source -> comparison`` through the image barcode, for bars told by voxels.
 
-    ``source -> image``: bars with the same birth cell, in order of decreasing length;
-    ``image -> comparison``: bars with the same death cell (essential bars: one group), in order of
-    decreasing length (ties by birth cell). This is Bauer & Lesnick's rule (same birth / same death,
-    longest first) with births and deaths told apart by their cells. Returns, for each source bar,
-    the index of its comparison bar or -1.
+    Several loops can be born (die) at one voxel, which brings several edges (squares) in at once.
+    ``source -> image``: bars with the same birth voxel, longest first; ``image -> comparison``:
+    bars with the same death voxel, longest first (Bauer & Lesnick's rule at the level of voxels;
+    ties by the other cell). Returns, for each source bar, the index of its comparison bar (the
+    matching key) or :data:`NO_KEY`.
     """
     ia, ib = _join(source.birth_cell, _rank_in_group(source.birth_cell, source.death, source.death_cell),
                    image.birth_cell, _rank_in_group(image.birth_cell, image.death, image.death_cell))
     ja, jb = _join(image.death_cell, _rank_in_group(image.death_cell, -image.birth, image.birth_cell),
                    comparison.death_cell, _rank_in_group(comparison.death_cell, -comparison.birth, comparison.birth_cell))
-    image_to_c = np.full(len(image), -1, dtype=np.int64)
+    image_to_c = np.full(len(image), NO_KEY, dtype=np.int64)
     image_to_c[ja] = jb
-    out = np.full(len(source), -1, dtype=np.int64)
+    out = np.full(len(source), NO_KEY, dtype=np.int64)
     out[ia] = image_to_c[ib]
     return out
 
 
-def _pair_up(dim: int, pred: Diagram, im_p: _Bars, comparison: _Bars, im_g: _Bars, target: Diagram) -> DimensionMatching:
-    """Match the bars of ``pred`` and ``target`` that the induced matchings send to the same bar of ``C``."""
-    p_to_c = _induced(_Bars.of_diagram(pred), im_p, comparison)
-    g_to_c = _induced(_Bars.of_diagram(target), im_g, comparison)
-    c_to_g = np.full(len(comparison) + 1, -1, dtype=np.int64)  # last slot: "no C bar"
-    hit = np.flatnonzero(g_to_c >= 0)
-    c_to_g[g_to_c[hit]] = hit
-    partner = c_to_g[p_to_c]  # p_to_c == -1 reads the last slot
-    matched_p = np.flatnonzero(partner >= 0)
-    matched_g = partner[matched_p]
-    unmatched_p = np.flatnonzero(partner < 0)
-    unmatched_g = np.setdiff1d(np.arange(len(target)), matched_g)
-    return DimensionMatching(dim=dim, pred=pred, target=target, matched_pred=matched_p, matched_target=matched_g,
+def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, np.ndarray]) -> DimensionMatching:
+    """Match the bars of ``pred`` and ``target`` whose keys name the same bar of the comparison image."""
+    (dp, kp), (dg, kg) = pred, target
+    valid_g = np.flatnonzero(kg != NO_KEY)
+    sorted_g = valid_g[np.argsort(kg[valid_g], kind="stable")]
+    sorted_keys = kg[sorted_g]
+    valid_p = np.flatnonzero(kp != NO_KEY)
+    if len(sorted_keys):
+        pos = np.minimum(np.searchsorted(sorted_keys, kp[valid_p]), len(sorted_keys) - 1)
+        hit = sorted_keys[pos] == kp[valid_p]
+    else:
+        pos = np.zeros(len(valid_p), dtype=np.int64)
+        hit = np.zeros(len(valid_p), dtype=bool)
+    matched_p = valid_p[hit]
+    matched_g = sorted_g[pos[hit]]
+    unmatched_p = np.setdiff1d(np.arange(len(dp)), matched_p)
+    unmatched_g = np.setdiff1d(np.arange(len(dg)), matched_g)
+    return DimensionMatching(dim=dim, pred=dp, target=dg, matched_pred=matched_p, matched_target=matched_g,
                              unmatched_pred=unmatched_p, unmatched_target=unmatched_g)
 
 
@@ -192,52 +200,40 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     fg_ = _Filtration(target, to_padded, size)
     fc = _Filtration(np.maximum(pred, target), to_padded, size)
     out: dict[int, DimensionMatching] = {}
-    ess_v, ess_c = np.array([-np.inf]), np.array([-1])
-
-    def bars(f_b, f_d, b, d, essential_birth=None):
-        """_Bars from padded cells, births read in ``f_b`` and deaths in ``f_d``."""
-        bv, dv, bc, dc = f_b.values[b], f_d.values[d], from_padded[b], from_padded[d]
-        if essential_birth is not None:
-            bv, dv = np.r_[bv, f_b.values[essential_birth]], np.r_[dv, ess_v]
-            bc, dc = np.r_[bc, from_padded[essential_birth]], np.r_[dc, ess_c]
-        return _Bars(bv, dv, bc, dc)
 
     if 0 in dims:
-        cb, cd, pb, pd, gb, gd = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
-                                                 fg_.order, fg_.rank, fg_.values, fg, size)
-        comparison = bars(fc, fc, cb, cd, fc.order[0])
-        images = (bars(fp, fc, pb, pd, fp.order[0]), bars(fg_, fc, gb, gd, fg_.order[0]))
-        diagrams = []
-        for f in (fp, fg_):
+        keys = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
+                               fg_.order, fg_.rank, fg_.values, fg, size)
+        sides = []
+        for f, key in zip((fp, fg_), keys):
             b, d = superlevel_dim0(f.order, f.rank, fg, size)
-            diagrams.append(_diagram(0, shape, f.flat, from_padded[np.r_[b, f.order[:1]]], np.r_[from_padded[d], -1]))
-        out[0] = _pair_up(0, diagrams[0], images[0], comparison, images[1], diagrams[1])
+            b = np.r_[b, f.order[:1]]
+            sides.append(_diagram(0, shape, f.flat, from_padded[b], np.r_[from_padded[d], -1], key[b]))
+        out[0] = _pair_up(0, *sides)
 
     if ndim - 1 in dims:
-        k = ndim - 1
-        b, d, _, _ = complement_joint(fc.order, fc.rank, fc.values, fc.order, fc.rank, fc.values, border, bg, size, False)
-        comparison = bars(fc, fc, b, d)
-        parts = []
+        sides = []
         for f in (fp, fg_):
-            b, d, ib, idd = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg,
-                                             size, True)
-            parts.append((_diagram(k, shape, f.flat, from_padded[b], from_padded[d]), bars(f, fc, ib, idd)))
-        out[k] = _pair_up(k, parts[0][0], parts[0][1], comparison, parts[1][1], parts[1][0])
+            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, size)
+            sides.append(_diagram(ndim - 1, shape, f.flat, from_padded[b], from_padded[d], key))
+        out[ndim - 1] = _pair_up(ndim - 1, *sides)
 
     if ndim == 3 and 1 in dims:
         from ._matching_reduction import loops
 
         cx = _complex3d(shape, full)
         rank_c = fc.voxel_ranks(shape)
-        (cb, cd), _ = loops(cx, rank_c)
-        comparison = _Bars(fc.flat[fc.perm[cb]], fc.flat[fc.perm[cd]], fc.perm[cb], fc.perm[cd])
         cache_c: dict = {}
-        parts = []
+        sides, images = [], []
         for f in (fp, fg_):
-            (b, d), (ib, idd) = loops(cx, f.voxel_ranks(shape), rank_c, cache_c)
+            (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(shape), rank_c, cache_c)
             b, d, ib, idd = f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]
-            parts.append((_diagram(1, shape, f.flat, b, d), _Bars(f.flat[ib], fc.flat[idd], ib, idd)))
-        out[1] = _pair_up(1, parts[0][0], parts[0][1], comparison, parts[1][1], parts[1][0])
+            sides.append(_diagram(1, shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
+            images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
+        cb, cd = fc.perm[cb], fc.perm[cd]
+        comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
+        keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
+        out[1] = _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]))
 
     return BettiMatchingResult(shape=shape, connectivity=connectivity, matchings={k: out[k] for k in sorted(out)})
 
