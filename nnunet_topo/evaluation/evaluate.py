@@ -67,24 +67,45 @@ def _alive_at_one(diagram) -> int:
     return int(np.count_nonzero((diagram.births >= 0.5) & (diagram.essential | (diagram.deaths < 0.5))))
 
 
+def _bounding_box(mask: np.ndarray, margin: int = 1) -> tuple[slice, ...] | None:
+    """Bounding box of the True pixels grown by ``margin`` (clipped to the image); None when empty."""
+    box = []
+    for axis in range(mask.ndim):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=other))
+        if hit.size == 0:
+            return None
+        box.append(slice(max(0, int(hit[0]) - margin), min(mask.shape[axis], int(hit[-1]) + 1 + margin)))
+    return tuple(box)
+
+
 def _topology_2d_or_3d(pred: np.ndarray, ref: np.ndarray, connectivity: str, match: bool, want_map: bool):
     """Betti numbers, matching errors and (optionally) error map of one pair of bool masks.
 
     With ``match`` the Betti numbers are read off the matching's full diagrams (one computation);
-    otherwise they come from ``betti_numbers``.
+    otherwise they come from ``betti_numbers``. The matching runs on the bounding box of
+    ``pred | ref`` grown by one background pixel: the masks' topology, the holes (the outer
+    background stays connected around the box) and the C order of the pixels (which breaks ties)
+    are those of the whole image.
     """
     ndim = pred.ndim
-    emap = None
+    box = _bounding_box(pred | ref)
+    if box is None:  # both empty: no feature, no error
+        return (0,) * ndim, (0,) * ndim, [0 if match else math.nan] * ndim, (
+            np.zeros(pred.shape, np.uint8) if want_map and match else None)
     if not match:
-        bp = tuple(int(b) for b in betti_numbers(pred, connectivity=connectivity))
-        br = tuple(int(b) for b in betti_numbers(ref, connectivity=connectivity))
-        return bp, br, [math.nan] * ndim, emap
-    m = betti_matching(pred.astype(np.float64), ref.astype(np.float64), connectivity=connectivity)
+        bp = tuple(int(b) for b in betti_numbers(pred[box], connectivity=connectivity))
+        br = tuple(int(b) for b in betti_numbers(ref[box], connectivity=connectivity))
+        return bp, br, [math.nan] * ndim, None
+    p, r = np.ascontiguousarray(pred[box]), np.ascontiguousarray(ref[box])
+    m = betti_matching(p.astype(np.float64), r.astype(np.float64), connectivity=connectivity)
     bm = [sum(len(i) for i in unmatched_mask_features(m[k])) for k in range(ndim)]
     bp = tuple(_alive_at_one(m[k].pred) for k in range(ndim))
     br = tuple(_alive_at_one(m[k].target) for k in range(ndim))
+    emap = None
     if want_map:
-        emap = error_map_from_matching(pred, ref, m, connectivity=connectivity)
+        emap = np.zeros(pred.shape, dtype=np.uint8)
+        emap[box] = error_map_from_matching(p, r, m, connectivity=connectivity)
     return bp, br, bm, emap
 
 
@@ -176,6 +197,14 @@ def label_metrics(
     return out, emap
 
 
+def _values(seg: np.ndarray) -> list[int]:
+    """The distinct values of an integer segmentation (bincount for small non-negative ranges)."""
+    lo, hi = int(seg.min()), int(seg.max())
+    if lo >= 0 and hi < 65536:
+        return np.flatnonzero(np.bincount(seg.ravel(), minlength=hi + 1)).tolist()
+    return np.unique(seg).tolist()
+
+
 def evaluate_case(
     case: str,
     gt_path: str | os.PathLike,
@@ -194,7 +223,7 @@ def evaluate_case(
     pred_seg, pred_props = read_segmentation(reader_writer, pred_path)
     check_same_geometry(case, ref_seg, ref_props, pred_seg, pred_props)
     for name, seg in (("prediction", pred_seg), ("ground truth", ref_seg)):
-        unknown = sorted(set(np.unique(seg).tolist()) - set(labels.all_values))
+        unknown = sorted(set(_values(seg)) - set(labels.all_values))
         if unknown:
             raise ValueError(f"case {case!r}: {name} contains label values {unknown} that dataset.json does not "
                              f"declare (known: {sorted(labels.all_values)})")

@@ -169,7 +169,12 @@ def read_segmentation(reader_writer, path: str | os.PathLike) -> tuple[np.ndarra
     if seg.dtype.kind == "f":
         if not np.all(np.isfinite(seg)) or not np.array_equal(seg, np.round(seg)):
             raise ValueError(f"{str(path)!r}: expected integer label values, got non-integer values")
-    return np.ascontiguousarray(seg.astype(np.int32)), props
+    if seg.dtype.kind == "f":  # nnU-Net's readers return float32 label maps
+        lo, hi = float(seg.min()), float(seg.max())
+        if lo < 0:
+            raise ValueError(f"{str(path)!r}: expected non-negative label values, got {lo:g}")
+        seg = seg.astype(np.uint8 if hi < 256 else np.uint16 if hi < 65536 else np.int64)
+    return np.ascontiguousarray(seg), props
 
 
 def check_same_geometry(case: str, gt: np.ndarray, gt_props: dict, pred: np.ndarray, pred_props: dict) -> None:

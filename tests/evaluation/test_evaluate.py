@@ -260,3 +260,25 @@ def test_label_metrics_betti_against_scipy_and_euler_against_skimage():
         assert (m["Betti0_error"], m["Betti1_error"]) == (abs(bp[0] - bg[0]), abs(bp[1] - bg[1]))
         assert m["Euler_error"] == abs(euler_number(p, connectivity=2) - euler_number(g, connectivity=2))
         assert m["BettiMatching0_error"] >= m["Betti0_error"] and m["BettiMatching1_error"] >= m["Betti1_error"]
+
+
+def test_label_metrics_invariant_to_empty_margin():
+    """Metrics and error map of masks placed in a larger empty canvas equal those of the tight masks
+    (the evaluator matches on the bounding box; this checks it changes nothing)."""
+    from scipy import ndimage
+
+    from nnunet_topo.evaluation import label_metrics
+
+    rng = np.random.default_rng(11)
+    for _ in range(6):
+        g = ndimage.binary_opening(rng.random((19, 26)) > 0.4)
+        p = ndimage.binary_opening(rng.random((19, 26)) > 0.4)
+        m_tight, e_tight = label_metrics(p, g, want_map=True)
+        big_p, big_g = np.zeros((40, 51), bool), np.zeros((40, 51), bool)
+        big_p[13:32, 9:35], big_g[13:32, 9:35] = p, g
+        m_big, e_big = label_metrics(big_p, big_g, want_map=True)
+        for k in m_tight:
+            if k != "TN":
+                assert m_big[k] == m_tight[k] or (math.isnan(m_big[k]) and math.isnan(m_tight[k])), k
+        np.testing.assert_array_equal(e_big[13:32, 9:35], e_tight)
+        assert not e_big.sum() - e_tight.sum()
