@@ -11,7 +11,8 @@ DRIVE layout (official zip)::
     SOURCE/training/mask/21_training_mask.gif
     SOURCE/test/images/01_test.tif  SOURCE/test/1st_manual/01_manual1.gif  SOURCE/test/mask/01_test_mask.gif
 
-``test/`` is optional; when present it goes to imagesTs/labelsTs. Manual annotations are binarised
+``test/`` is optional; when present it goes to imagesTs/labelsTs (imagesTs only when it has no
+annotation folder). Manual annotations are binarised
 with ``> 0`` (``1st_manual`` is {0, 255}; ``2nd_manual`` palette GIFs are {0, 1}); any other value is an error.
 
 CHASE_DB1 layout::
@@ -126,6 +127,8 @@ def _drive_root(source: Path) -> Path:
 def _drive_split(folder: Path, split: str, kind: str, observer: str) -> tuple[list[CaseSource], list[tuple[str, str]]]:
     problems: list[tuple[str, str]] = []
     subs = {"images": folder / "images", "label": folder / observer, "fov": folder / "mask"}
+    if split == "Ts" and not subs["label"].is_dir():  # a test set without public annotations: images only
+        del subs["label"]
     for role, sub in subs.items():
         if not sub.is_dir():
             return [], [(f"{folder.name}/", f"missing folder {sub.name}/")]
@@ -135,6 +138,7 @@ def _drive_split(folder: Path, split: str, kind: str, observer: str) -> tuple[li
         "label": re.compile(rf"^(?P<case>\d+)_manual{suffix}\.gif$", re.I),
         "fov": re.compile(rf"^(?P<case>\d+)_{kind}_mask\.gif$", re.I),
     }
+    pats = {r: p for r, p in pats.items() if r in subs}
     found = {}
     for role, pat in pats.items():
         found[role], dup = group_by_case(subs[role].iterdir(), pat, what=f"{role} file")
@@ -146,7 +150,7 @@ def _drive_split(folder: Path, split: str, kind: str, observer: str) -> tuple[li
         if missing:
             problems.append((case_id, f"missing file(s) in {missing}"))
             continue
-        cases.append(CaseSource(case_id, split, {r: found[r][num]["file"] for r in pats}))
+        cases.append(CaseSource(case_id, split, {r: found[r][num]["file"] for r in pats}, has_label="label" in subs))
     return cases, problems
 
 
@@ -178,6 +182,8 @@ def convert_drive(
     def load(case: CaseSource) -> ConvertedCase:
         img = _read_rgb(case.files["images"])
         shape = img.shape[:2]
+        if "label" not in case.files:
+            return ConvertedCase(images=[img], label=None)
         vessel = _read_binary(case.files["label"], what="manual annotation", shape=shape)
         fov = _read_binary(case.files["fov"], what="FOV mask", shape=shape) if fov_ignore else None
         label, notes = _compose(vessel, fov)

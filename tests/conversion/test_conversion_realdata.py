@@ -225,6 +225,13 @@ def test_drive_without_fov_ignore_is_binary(drive_src, out_root):
     np.testing.assert_array_equal(lab, (_png(drive_src / "training" / "1st_manual" / "22_manual1.gif") > 0))
 
 
+def test_drive_test_split_without_annotations(drive_src, out_root):
+    shutil.rmtree(drive_src / "test" / "1st_manual")
+    folder = convert_drive(drive_src, 519, fov_ignore=True, progress=False)
+    assert sorted(p.name for p in (folder / "imagesTs").iterdir()) == ["drive_01_0000.png"]
+    assert not (folder / "labelsTs").exists()
+
+
 def test_chase_fov_reproduces_drive_masks(shared_data):
     """The CHASE FOV rule against DRIVE's official FOV masks (an independent reference)."""
     for n in DRIVE_CASES:
