@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 # A torch wheel that this machine keeps locally (CPU build); installed first so pip never downloads a CUDA build.
 TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*.whl))
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: install test test-quick demo clean
 
@@ -26,6 +27,10 @@ test: install
 
 test-quick: install
 	$(BIN)/python -m pytest -q -ra -m "not slow" $(PYTEST_ARGS) tests
+
+# The embedded demo end to end (writes ./demo_work; options: make demo DEMO_ARGS="--epochs 4 --seed 1").
+demo: install
+	$(BIN)/nnunet-topo demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
