@@ -10,8 +10,8 @@ output) and size, it times, single-threaded and with critical cells:
 
 Medians over ``--repeats`` timed calls after one untimed first call, which is reported separately
 (``first_s``). The JIT compilation time of the numba kernels is measured once in a fresh subprocess
-with an empty numba cache. Peak memory beyond the input is measured from the process's peak RSS
-(``/proc/self/clear_refs`` resets it before each measured call) and reported in bytes per voxel.
+with an empty numba cache. Peak memory beyond the input is the peak RSS of a fresh subprocess above
+its level just before the call (``/proc/self/clear_refs`` resets the peak), in bytes per voxel.
 """
 from __future__ import annotations
 
@@ -43,7 +43,25 @@ def _parse_size(text: str) -> tuple[int, ...]:
     return shape
 
 
+_MEMORY_CODE = """
+import sys, numpy as np
+from nnunet_topo.benchmarking import ph
+from nnunet_topo.benchmarking._common import INPUT_KINDS
+kind, shape, method = sys.argv[1], tuple(int(s) for s in sys.argv[2].split('x')), sys.argv[3]
+tiny = INPUT_KINDS[kind]((6,) * len(shape), seed=0)
+ph._method(method, tiny)()  # load modules and compiled kernels first
+image = INPUT_KINDS[kind](shape, seed=0)
+fn = ph._method(method, image)
+before = ph._read_status('VmRSS')
+with open('/proc/self/clear_refs', 'w') as fh:
+    fh.write('5')
+result = fn()
+print(ph._read_status('VmHWM') - before)
+"""
+
+
 def _read_status(field: str) -> int | None:
+    """A ``/proc/self/status`` memory field in bytes (Linux), else None."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -54,20 +72,34 @@ def _read_status(field: str) -> int | None:
     return None
 
 
-def peak_extra_bytes(fn: Callable[[], Any]) -> int | None:
-    """Peak resident memory above the current level while ``fn`` runs (Linux), else None."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # reset VmHWM to the current RSS
-    except OSError:
+def peak_extra_bytes(kind: str, shape: tuple[int, ...], method: str) -> int | None:
+    """Peak resident memory above the level before the call (input already in memory), in bytes.
+
+    Measured in a fresh process (modules and kernels loaded on a tiny input first), because a
+    process that already ran the call keeps freed memory and would report nothing. Linux only.
+    """
+    if not os.path.exists("/proc/self/clear_refs"):
         return None
-    before = _read_status("VmRSS")
-    result = fn()
-    peak = _read_status("VmHWM")
-    del result
-    if before is None or peak is None:
+    size = "x".join(str(s) for s in shape)
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_CODE, kind, size, method],
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
         return None
-    return max(0, peak - before)
+    return max(0, int(proc.stdout.strip().splitlines()[-1]))
+
+
+def _method(name: str, image: np.ndarray) -> Callable[[], Any] | None:
+    """The callable timed for a method name (see ``run``)."""
+    ndim = image.ndim
+    if name.startswith("ours dims"):
+        return _ours(image, (0, ndim - 1))
+    if name == "ours all dims":
+        return _ours(image, tuple(range(ndim)))
+    if name.startswith("cripser"):
+        return _cripser(image)
+    if name.startswith("gudhi"):
+        return _gudhi(image)
+    raise ValueError(f"unknown method {name!r}")
 
 
 def _ours(image: np.ndarray, dims: tuple[int, ...]) -> Callable[[], Any]:
@@ -115,7 +147,8 @@ def jit_compile_seconds() -> float | None:
     return float(proc.stdout.strip().splitlines()[-1])
 
 
-def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: bool, progress: bool = True) -> dict:
+def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: bool, memory: bool = True,
+        progress: bool = True) -> dict:
     """Time every (kind, size, method); returns the JSON payload (without machine info)."""
     from tqdm import tqdm
 
@@ -125,17 +158,15 @@ def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: boo
         image = INPUT_KINDS[kind](shape, seed=0)
         ndim = len(shape)
         top = (0, ndim - 1)
-        methods: list[tuple[str, Callable[[], Any] | None]] = [(f"ours dims {0},{ndim - 1}", _ours(image, top))]
-        if ndim == 3:
-            methods.append(("ours all dims", _ours(image, (0, 1, 2))))
+        names = [f"ours dims 0,{ndim - 1}"] + (["ours all dims"] if ndim == 3 else [])
         if peers:
-            methods.append(("cripser all dims", _cripser(image)))
-            methods.append(("gudhi all dims", _gudhi(image)))
-        for name, fn in methods:
+            names += ["cripser all dims", "gudhi all dims"]
+        for name in names:
+            fn = _method(name, image)
             if fn is None:
                 continue
             t = time_call(fn, repeats=repeats, warmup=1)
-            peak = peak_extra_bytes(fn)
+            peak = peak_extra_bytes(kind, shape, name) if memory else None
             rows.append({
                 "kind": kind, "shape": list(shape), "voxels": int(np.prod(shape)), "method": name, **t,
                 "peak_extra_bytes": peak,
@@ -183,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"tiny sizes {QUICK_SIZES}, 1 repeat (smoke test)")
     parser.add_argument("--no-peers", action="store_true", help="time only ours")
     parser.add_argument("--no-jit", action="store_true", help="skip the fresh-process JIT compilation measurement")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements (subprocesses)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats: expected a positive integer, got {args.repeats}")
@@ -190,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or [_parse_size(s) for s in (QUICK_SIZES if args.quick else DEFAULT_SIZES)]
     repeats = 1 if args.quick else args.repeats
     t0 = time.perf_counter()
-    payload = run(sizes, args.kinds, repeats, peers=not args.no_peers)
+    payload = run(sizes, args.kinds, repeats, peers=not args.no_peers, memory=not args.no_memory)
     payload = {
         "benchmark": "ph",
         "command": "nnunet-topo bench ph " + " ".join(argv if argv is not None else sys.argv[1:]),
