@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from PIL import Image
 from _conversion_helpers import MYOPS_CASES, tree_digest
 from nnunet_topo.conversion import (
     ConversionError,
+    convert_chase,
     convert_crackforest,
     convert_drive,
     convert_isbi2012,
@@ -249,11 +249,27 @@ def test_drive_faults_all_listed(drive_src, out_root):
     assert "size (583, 565) != image size (584, 565)" in text
 
 
-def test_isbi_missing_label_and_duplicate(isbi_src, out_root):
+def test_isbi_missing_label_duplicate_and_truncated_png(isbi_src, out_root):
     (isbi_src / "train" / "label" / "3.png").unlink()
     shutil.copyfile(isbi_src / "train" / "image" / "4.png", isbi_src / "train" / "image" / "4.tif")
-    _refused(lambda: convert_isbi2012(isbi_src, 631, progress=False), out_root, isbi_src,
-             match="2 problem", cases=["4", "isbi_z03"])
+    png = isbi_src / "train" / "label" / "5.png"
+    png.write_bytes(png.read_bytes()[:-5000])
+    err = _refused(lambda: convert_isbi2012(isbi_src, 631, progress=False), out_root, isbi_src,
+                   match="3 problem", cases=["4", "isbi_z03", "isbi_z05"])
+    text = str(err)
+    assert "duplicate image slice: 4.png and 4.tif" in text
+    assert "missing label train/label/3.png" in text
+    assert "label file unreadable or truncated" in text
+
+
+def test_chase_truncated_jpeg_and_orphan_annotation(chase_src, out_root):
+    jpg = chase_src / "Image_01L.jpg"
+    jpg.write_bytes(jpg.read_bytes()[:20000])
+    (chase_src / "Image_02R.jpg").unlink()
+    err = _refused(lambda: convert_chase(chase_src, 637, progress=False), out_root, chase_src,
+                   match="2 problem", cases=["chase_01L", "chase_02R"])
+    assert "image file unreadable or truncated" in str(err)
+    assert "annotation Image_02R_1stHO.png has no image Image_02R.jpg" in str(err)
 
 
 def test_roads_rgba_image_is_refused(roads_src, out_root):
