@@ -322,6 +322,9 @@ class TopologicalLoss(nn.Module):
         values, active = self.per_item(prep, has_target)  # (N, K) tensor, (N, K) bool
         if values.shape != active.shape or values.shape != prep.probs.shape[:2]:
             raise AssertionError("per_item must return (N, K) values and mask")  # internal invariant
+        if prep.probs.requires_grad and not values.requires_grad:
+            # no term this call: stay in the graph (exact zero gradient) so callers can always backward()
+            values = values + 0.0 * prep.probs.sum()
         k = len(prep.channels)
         if n_slices > 1:
             values = values.reshape(b, n_slices, k)

@@ -5,8 +5,9 @@ indices. ``full`` selects the connectivity of the superlevel (primal) side: ``Tr
 foreground with a 4/6-connected background (the T-construction, ``connectivity="full"``), ``False``
 the reverse (``"face"``).
 
-* :class:`LevelComponents` -- connected components of ``{p >= level}`` (primal) or ``{p <= level}``
-  (dual) with a cache per level, so the basins of many features cost one labelling per level.
+* :class:`LevelComponents` -- connected components of ``{p > level}`` (primal) or ``{p < level}``
+  (dual; strict, so a feature's region at its own critical value leaves the critical pixel out) with a
+  cache per level, so the basins of many features cost one labelling per level.
 * :func:`monotone_paths` -- steepest-ascent (or -descent) paths that leave a saddle pixel through each
   of its higher (lower) neighbours and stop once they reach ``stop`` (or a local extremum): the
   bottleneck path across the saddle that joins the parts it merges.
@@ -66,7 +67,8 @@ class LevelComponents:
 
     Args:
         values: the probability map (float, C order).
-        primal: True for superlevel sets ``{values >= level}``, False for sublevel ``{values <= level}``.
+        primal: True for strict superlevel sets ``{values > level}``, False for strict sublevel sets
+            ``{values < level}``.
         full: connectivity of the primal side (see module docstring); the dual side uses the other one.
     """
 
@@ -81,7 +83,7 @@ class LevelComponents:
         level = float(level)
         lab = self._cache.get(level)
         if lab is None:
-            mask = self.values >= level if self.primal else self.values <= level
+            mask = self.values > level if self.primal else self.values < level
             lab = ndimage.label(mask, structure=self.struct)[0].ravel()
             self._cache[level] = lab
         return lab

@@ -50,7 +50,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._base import PreparedInput, TopologicalLoss, batch_persistence, check_priors, matching_batch
+from ._base import PreparedInput, TopologicalLoss, batch_persistence, check_priors, look_up_option, matching_batch
 from ._regions import LevelComponents, adjacent_components, monotone_paths, neighbourhood, structure
 
 __all__ = ["TopoDenseLoss"]
@@ -137,6 +137,7 @@ class TopoDenseLoss(TopologicalLoss):
         margin: float = 0.1,
         max_features: int = 64,
         dims: Iterable[int] | None = None,
+        pixel_loss: str = "bce",
     ) -> None:
         super().__init__(classes=classes, nonlinearity=nonlinearity, ignore_label=ignore_label,
                          reduction=reduction, connectivity=connectivity, slice_axis=slice_axis,
@@ -155,6 +156,7 @@ class TopoDenseLoss(TopologicalLoss):
                 raise ValueError(f"dims: expected homology dimensions in 0..2, got {dims!r}")
             dims = tuple(sorted(set(dims)))
         self.dims = dims
+        self.pixel_loss = look_up_option("pixel_loss", pixel_loss, ("bce", "hinge"))
         self.threshold = float(threshold)
         self.margin = float(margin)
         self.max_features = max_features
@@ -221,12 +223,12 @@ class TopoDenseLoss(TopologicalLoss):
             if pbar is not None:
                 b, d, cb, cd, ess = pbar
                 if kind == "primal":
-                    basin = ctx.primal.component(min(max(d, ctx.lo), b), cb)
+                    basin = ctx.primal.component(_primal_level(b, d, ctx.lo), cb)
                     saddle = cd
                     own_side = ctx.tf
                     labels = ctx.w1_labels
                 else:
-                    basin = ctx.dual.component(max(min(b, ctx.hi), d), cd)
+                    basin = ctx.dual.component(_dual_level(b, d, ctx.hi), cd)
                     saddle = cb
                     own_side = ~ctx.tf
                     labels = ctx.w0_labels
@@ -236,10 +238,10 @@ class TopoDenseLoss(TopologicalLoss):
             if gbar is not None:
                 b, d, cb, cd, ess = gbar
                 if kind == "primal":
-                    region = ctx.t_primal.component(0.5, cb)
+                    region = ctx.t_primal.component(0.5, cb)  # {t > 0.5}
                     labels = ctx.w0_labels
                 else:
-                    region = ctx.t_dual.component(0.5, cd)
+                    region = ctx.t_dual.component(0.5, cd)  # {t < 0.5}
                     labels = ctx.w1_labels
                 parts += [region, adjacent_components(labels, region, ctx.shape)]
         idx = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
@@ -252,7 +254,7 @@ class TopoDenseLoss(TopologicalLoss):
         tau = self.threshold
         regions: list[tuple[np.ndarray, float]] = []
         if kind == "primal":
-            basin = ctx.primal.component(min(max(d, ctx.lo), b), cb)
+            basin = ctx.primal.component(_primal_level(b, d, ctx.lo), cb)
             if matched:
                 if b < ctx.hi:
                     regions.append((basin, 1.0))
@@ -263,7 +265,7 @@ class TopoDenseLoss(TopologicalLoss):
             else:
                 regions.append((monotone_paths(ctx.p, cd, ascending=True, stop=ctx.hi, full=ctx.full), 1.0))
         elif kind == "dual":
-            hole = ctx.dual.component(max(min(b, ctx.hi), d), cd)
+            hole = ctx.dual.component(_dual_level(b, d, ctx.hi), cd)
             if matched:
                 if b < ctx.hi:
                     regions.append((monotone_paths(ctx.p, cb, ascending=True, stop=ctx.hi, full=ctx.full), 1.0))
@@ -399,10 +401,24 @@ class TopoDenseLoss(TopologicalLoss):
             w = torch.as_tensor(np.concatenate(w_parts), device=probs.device, dtype=probs.dtype)
             lp = prep.log_p.reshape(-1)[idx]
             lq = prep.log_q.reshape(-1)[idx]
-            bce = -(y * lp + (1.0 - y) * lq)
+            if self.pixel_loss == "bce":
+                term = -(y * lp + (1.0 - y) * lq)
+            else:  # hinge on the log-odds: zero once the pixel clears the band on the target's side
+                edge = float(np.log(hi / (1.0 - hi)))
+                term = torch.relu(edge - (2.0 * y - 1.0) * (lp - lq))
             owner = idx // plane
-            values = values.index_add(0, owner, w * bce)
+            values = values.index_add(0, owner, w * term)
         return values.reshape(n, k), torch.ones((n, k), dtype=torch.bool, device=probs.device)
+
+
+def _primal_level(b: float, d: float, lo: float) -> float:
+    """Level of a component's basin ``{p > level}``: ``max(d, lo)``, or ``d`` if the bar lies below ``lo``."""
+    return max(d, lo) if b > max(d, lo) else d
+
+
+def _dual_level(b: float, d: float, hi: float) -> float:
+    """Level of a hole's region ``{p < level}``: ``min(b, hi)``, or ``b`` if the bar lies above ``hi``."""
+    return min(b, hi) if d < min(b, hi) else b
 
 
 class _Bars:

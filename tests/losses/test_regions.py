@@ -12,13 +12,13 @@ def test_level_components_match_scipy_with_both_connectivities():
     p = rng.random((9, 13))
     for full, struct in ((True, np.ones((3, 3))), (False, ndimage.generate_binary_structure(2, 1))):
         comps = LevelComponents(p, primal=True, full=full)
-        lab = ndimage.label(p >= 0.6, structure=struct)[0].ravel()
+        lab = ndimage.label(p > 0.6, structure=struct)[0].ravel()
         seed = int(np.flatnonzero(lab)[0])
         assert np.array_equal(comps.component(0.6, seed), np.flatnonzero(lab == lab[seed]))
         # the dual side uses the complementary connectivity
         dual = LevelComponents(p, primal=False, full=full)
         dual_struct = ndimage.generate_binary_structure(2, 1) if full else np.ones((3, 3))
-        lab = ndimage.label(p <= 0.4, structure=dual_struct)[0].ravel()
+        lab = ndimage.label(p < 0.4, structure=dual_struct)[0].ravel()
         seed = int(np.flatnonzero(lab)[0])
         assert np.array_equal(dual.component(0.4, seed), np.flatnonzero(lab == lab[seed]))
     assert comps.component(0.99, int(np.argmin(p))).size == 0
