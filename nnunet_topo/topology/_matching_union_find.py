@@ -160,7 +160,7 @@ def _merge_image(img, order, values, older, younger, keys, key, death_value):
 
 @njit(cache=True, nogil=True)
 def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_g, rank_g, values_g,
-                    offsets, size):
+                    offsets, size, eager):
     """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` in one union-find pass over ``C``.
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
@@ -170,6 +170,10 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
     components around it oldest first (by ``C``); each further component's C bar dies at ``z``,
     and when both sides contain cells of ``P`` the image class born later in ``P`` dies in the same
     step, which matches its bar of ``P`` to that C bar (likewise for ``G``).
+
+    ``eager=True`` reproduces Betti-Matching-3D's convention, for comparisons only: a component's
+    image class is its earliest cell of ``P`` even before that cell has entered ``P``, and empty
+    image bars are matched too.
 
     Returns ``(key_p, key_g)`` over the padded grid: at the birth cell of each finite bar of ``P``
     (``G``) the key of its C bar (the padded birth cell of that C bar) or :data:`NO_KEY`; the
@@ -194,24 +198,31 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
             _enter_image(parent, img_g, rank_g, order_g[sg])
             sg += 1
         m = _neighbour_roots(parent, z, offsets, roots)
+        dv = -np.inf if eager else v
         if m == 0:
             parent[z] = z
+            if eager:
+                img_p[z] = rank_p[z]
+                img_g[z] = rank_g[z]
             continue
         _sort_roots(roots, m, rank_c)
         older = roots[0]
         parent[z] = older
+        if eager:  # z's own (future) image classes join the oldest component first
+            img_p[older] = min(img_p[older], rank_p[z])
+            img_g[older] = min(img_g[older], rank_g[z])
         for j in range(1, m):
             younger = roots[j]
             parent[younger] = older
-            _merge_image(img_p, order_p, values_p, older, younger, key_p, younger, v)
-            _merge_image(img_g, order_g, values_g, older, younger, key_g, younger, v)
+            _merge_image(img_p, order_p, values_p, older, younger, key_p, younger, dv)
+            _merge_image(img_g, order_g, values_g, older, younger, key_g, younger, dv)
     key_p[order_p[0]] = ESSENTIAL_KEY
     key_g[order_g[0]] = ESSENTIAL_KEY
     return key_p, key_g
 
 
 @njit(cache=True, nogil=True)
-def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, size):
+def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, size, eager):
     """Dimension ``d - 1`` bars of ``P`` and their induced matching into ``C``, by duality, in one pass.
 
     By Alexander duality a ``(d-1)``-dimensional hole of the superlevel set ``{P >= t}`` is a bounded
@@ -224,6 +235,8 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     components around it oldest first, and at each further merge the bar of ``P`` that dies is
     matched to the C bar whose image class dies in the same step: the key is that class's first
     cell ``w``, the death cell of the C bar.
+
+    ``eager=True``: Betti-Matching-3D's convention (see :func:`comparison_dim0`), for comparisons.
 
     Returns ``(births, deaths, keys)``: padded birth/death cells of the finite bars of ``P`` and the
     key of the C bar each is matched to (:data:`NO_KEY` if none).
@@ -255,10 +268,14 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
         m = _neighbour_roots(parent, z, offsets, roots)
         if m == 0:
             parent[z] = z
+            if eager:
+                img_c[z] = rank_c[z]
             continue
         _sort_roots(roots, m, age)
         older = roots[0]
         parent[z] = older
+        if eager and img_c[older] != -1:  # a larger rank entered the complement earlier
+            img_c[older] = rank_c[z] if img_c[older] == _NONE else max(img_c[older], rank_c[z])
         for j in range(1, m):
             younger = roots[j]
             parent[younger] = older
@@ -277,7 +294,7 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
                 else:
                     dying, alive = b, a
                 w = order_c[dying]
-                if v > values_c[w]:  # an empty image bar matches nothing
+                if eager or v > values_c[w]:  # an empty image bar matches nothing
                     key = w
                 img_c[older] = alive
             elif b != _NONE:

@@ -105,8 +105,9 @@ def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarr
 class _Bars:
     """A barcode as flat arrays: values and critical cells (flat C index), zero-length bars dropped."""
 
-    def __init__(self, birth: np.ndarray, death: np.ndarray, birth_cell: np.ndarray, death_cell: np.ndarray) -> None:
-        keep = birth > death
+    def __init__(self, birth: np.ndarray, death: np.ndarray, birth_cell: np.ndarray, death_cell: np.ndarray,
+                 keep_empty: bool = False) -> None:
+        keep = np.ones(len(birth), dtype=bool) if keep_empty else birth > death
         self.birth = np.asarray(birth, dtype=np.float64)[keep]
         self.death = np.asarray(death, dtype=np.float64)[keep]
         self.birth_cell = np.asarray(birth_cell, dtype=np.int64)[keep]
@@ -188,7 +189,9 @@ def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, 
                              unmatched_pred=unmatched_p, unmatched_target=unmatched_g)
 
 
-def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str) -> BettiMatchingResult:
+def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str,
+           _eager: bool = False) -> BettiMatchingResult:
+    """The matching of validated inputs; ``_eager`` reproduces Betti-Matching-3D's convention (tests only)."""
     from ._matching_union_find import comparison_dim0, complement_joint, superlevel_dim0
 
     shape = pred.shape
@@ -203,7 +206,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
 
     if 0 in dims:
         keys = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
-                               fg_.order, fg_.rank, fg_.values, fg, size)
+                               fg_.order, fg_.rank, fg_.values, fg, size, _eager)
         sides = []
         for f, key in zip((fp, fg_), keys):
             b, d = superlevel_dim0(f.order, f.rank, fg, size)
@@ -214,7 +217,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     if ndim - 1 in dims:
         sides = []
         for f in (fp, fg_):
-            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, size)
+            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, size, _eager)
             sides.append(_diagram(ndim - 1, shape, f.flat, from_padded[b], from_padded[d], key))
         out[ndim - 1] = _pair_up(ndim - 1, *sides)
 
@@ -229,7 +232,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
             (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(shape), rank_c, cache_c)
             b, d, ib, idd = f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]
             sides.append(_diagram(1, shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
-            images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
+            images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd, keep_empty=_eager))
         cb, cd = fc.perm[cb], fc.perm[cd]
         comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
         keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
