@@ -243,15 +243,21 @@ def write_report(
                         "BettiMatching_error", "BettiMatching0_error", "BettiMatching1_error",
                         "BettiMatching2_error", "Euler_error", "SliceTopology_gt", "SliceTopology_prior",
                         "Prior_match") if any(k in m for m in summary["mean"].values())]
+    # metrics as rows, labels as columns: reads well for the usual few labels and many metrics
+    head = "".join(f"<th>{html.escape(n)}<br><small>{html.escape(label_key(i))}</small></th>"
+                   for i, n in zip(labels.items, labels.names))
     rows = []
-    for item, name in zip(labels.items, labels.names):
-        m = summary["mean"][label_key(item)]
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(label_key(item))}</td>"
-                    + "".join(f"<td>{_fmt(m.get(k, math.nan))}</td>" for k in cols) + "</tr>")
-    rows.append("<tr class='fg'><td>foreground mean</td><td></td>"
-                + "".join(f"<td>{_fmt(fg.get(k, math.nan))}</td>" for k in cols) + "</tr>")
-    table = ("<table><tr><th>label</th><th>key</th>" + "".join(f"<th>{k}</th>" for k in cols) + "</tr>"
-             + "".join(rows) + "</table>")
+    for k in cols:
+        cells = "".join(f"<td>{_fmt(summary['mean'][label_key(i)].get(k, math.nan))}</td>" for i in labels.items)
+        rows.append(f"<tr><td>{k}</td>{cells}<td class='fg'>{_fmt(fg.get(k, math.nan))}</td></tr>")
+    extra = []
+    for title, values in (("per slice", [o.per_slice for o in options]),
+                          ("Betti prior", ["–" if o.prior is None else str(tuple(o.prior)) for o in options]),
+                          ("matched", [o.match for o in options])):
+        extra.append(f"<tr class='opt'><td>{title}</td>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in values)
+                     + "<td></td></tr>")
+    table = (f"<div class='scroll'><table><tr><th>metric</th>{head}<th>foreground mean</th></tr>"
+             + "".join(rows) + "".join(extra) + "</table></div>")
 
     dist = _distribution_figure(summary, labels)
     order = worst_case_order(summary)[:max(0, worst_cases)]
@@ -291,7 +297,8 @@ body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px;
 table {{ border-collapse: collapse; font-size: 13px; }}
 td, th {{ border: 1px solid #ccc; padding: 3px 7px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
-tr.fg td {{ font-weight: 600; background: #f3f3f3; }}
+td.fg {{ font-weight: 600; background: #f3f3f3; }} tr.opt td {{ color: #666; font-size: 12px; }}
+.scroll {{ overflow-x: auto; }}
 figure {{ margin: 0.5em 0 1.5em 0; }} figure img {{ max-width: 100%; }}
 figcaption {{ font-size: 12px; color: #555; }}
 .meta {{ color: #555; font-size: 13px; }} .sw {{ display: inline-block; width: 12px; height: 12px; margin-right: 6px; }}
@@ -300,7 +307,7 @@ ul.legend {{ list-style: none; padding-left: 0; font-size: 13px; columns: 3; }}
 <h1>Topology evaluation: {title}</h1>
 <p class="meta">{len(summary['metric_per_case'])} cases · connectivity <b>{html.escape(connectivity)}</b>
 ({'foreground 8/26-connected' if connectivity == 'full' else 'foreground 4/6-connected'})
-· per-slice: {summary.get('per_slice', False)} · ground truth {html.escape(str(gt_dir))}
+· per-slice topology: {html.escape(', '.join(n for n, o in zip(labels.names, options) if o.per_slice) or 'none')} · ground truth {html.escape(str(gt_dir))}
 · predictions {html.escape(str(pred_dir))} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>
 <h2>Summary (mean over cases)</h2>
 {table}
