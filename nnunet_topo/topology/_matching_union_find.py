@@ -25,6 +25,7 @@ __all__ = [
     "NO_KEY",
     "ESSENTIAL_KEY",
     "pad_layout",
+    "prepare",
     "neighbour_offsets",
     "superlevel_dim0",
     "comparison_dim0",
@@ -33,7 +34,7 @@ __all__ = [
 
 NO_KEY = -1
 ESSENTIAL_KEY = -2
-_NONE = np.iinfo(np.int64).max
+_NONE = np.iinfo(np.int32).max
 
 
 def pad_layout(shape: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
@@ -60,6 +61,25 @@ def neighbour_offsets(padded_shape: tuple[int, ...], *, full: bool) -> np.ndarra
     return np.array(out, dtype=np.int64)
 
 
+@njit(cache=True, nogil=True)
+def prepare(flat, perm, to_padded, size):
+    """Padded ``order`` (int32), ``rank`` (int32, ``n`` on the padding) and ``values`` (-inf on the padding).
+
+    ``perm``: the superlevel order of the flat cells (value descending, ties by index).
+    """
+    n = flat.shape[0]
+    order = np.empty(n, dtype=np.int32)
+    rank = np.full(size, n, dtype=np.int32)
+    values = np.full(size, -np.inf)
+    for i in range(n):
+        q = to_padded[perm[i]]
+        order[i] = q
+        rank[q] = i
+    for j in range(n):
+        values[to_padded[j]] = flat[j]
+    return order, rank, values
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _find(parent, x):
     while parent[x] != x:
@@ -74,20 +94,20 @@ def superlevel_dim0(order, rank, offsets, size):
 
     Returns ``(birth, death)`` padded indices; the essential bar (born at ``order[0]``) is not listed.
     """
-    parent = np.full(size, -1, dtype=np.int64)
+    parent = np.full(size, -1, dtype=np.int32)
     n = order.shape[0]
-    births = np.empty(n, dtype=np.int64)
-    deaths = np.empty(n, dtype=np.int64)
+    births = np.empty(n, dtype=np.int32)
+    deaths = np.empty(n, dtype=np.int32)
     count = 0
     for s in range(n):
         z = order[s]
         parent[z] = z
+        rz = z
         for off in offsets:
             y = z + off
             if parent[y] < 0:
                 continue
             ry = _find(parent, y)
-            rz = _find(parent, z)
             if ry == rz:
                 continue
             # roots are the oldest cell of their component (smallest rank)
@@ -100,6 +120,7 @@ def superlevel_dim0(order, rank, offsets, size):
                 births[count] = younger
                 deaths[count] = z
                 count += 1
+            rz = older
     return births[:count], deaths[:count]
 
 
@@ -144,6 +165,19 @@ def _sort_roots(roots, m, age):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _sort_roots_desc(roots, m, rank):
+    """Insertion sort of ``roots[:m]`` by ``rank[root]`` descending (oldest in the complement first)."""
+    for i in range(1, m):
+        r = roots[i]
+        a = rank[r]
+        j = i - 1
+        while j >= 0 and rank[roots[j]] < a:
+            roots[j + 1] = roots[j]
+            j -= 1
+        roots[j + 1] = r
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _merge_image(img, order, values, older, younger, keys, key, death_value):
     """Merge the image classes of two C components; the class born later dies and gets ``key``
     (unless its image bar is empty: born at ``death_value``)."""
@@ -160,7 +194,7 @@ def _merge_image(img, order, values, older, younger, keys, key, death_value):
 
 @njit(cache=True, nogil=True)
 def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_g, rank_g, values_g,
-                    offsets, size, eager):
+                    offsets, size):
     """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` in one union-find pass over ``C``.
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
@@ -171,20 +205,16 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
     and when both sides contain cells of ``P`` the image class born later in ``P`` dies in the same
     step, which matches its bar of ``P`` to that C bar (likewise for ``G``).
 
-    ``eager=True`` reproduces Betti-Matching-3D's convention, for comparisons only: a component's
-    image class is its earliest cell of ``P`` even before that cell has entered ``P``, and empty
-    image bars are matched too.
-
     Returns ``(key_p, key_g)`` over the padded grid: at the birth cell of each finite bar of ``P``
     (``G``) the key of its C bar (the padded birth cell of that C bar) or :data:`NO_KEY`; the
     essential bars (born at ``order_p[0]``, ``order_g[0]``) get :data:`ESSENTIAL_KEY`.
     """
-    parent = np.full(size, -1, dtype=np.int64)
-    img_p = np.full(size, _NONE, dtype=np.int64)
-    img_g = np.full(size, _NONE, dtype=np.int64)
-    key_p = np.full(size, NO_KEY, dtype=np.int64)
-    key_g = np.full(size, NO_KEY, dtype=np.int64)
-    roots = np.empty(offsets.shape[0], dtype=np.int64)
+    parent = np.full(size, -1, dtype=np.int32)
+    img_p = np.full(size, _NONE, dtype=np.int32)
+    img_g = np.full(size, _NONE, dtype=np.int32)
+    key_p = np.full(size, NO_KEY, dtype=np.int32)
+    key_g = np.full(size, NO_KEY, dtype=np.int32)
+    roots = np.empty(offsets.shape[0], dtype=np.int32)
     n = order_c.shape[0]
     sp = 0
     sg = 0
@@ -198,31 +228,24 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
             _enter_image(parent, img_g, rank_g, order_g[sg])
             sg += 1
         m = _neighbour_roots(parent, z, offsets, roots)
-        dv = -np.inf if eager else v
         if m == 0:
             parent[z] = z
-            if eager:
-                img_p[z] = rank_p[z]
-                img_g[z] = rank_g[z]
             continue
         _sort_roots(roots, m, rank_c)
         older = roots[0]
         parent[z] = older
-        if eager:  # z's own (future) image classes join the oldest component first
-            img_p[older] = min(img_p[older], rank_p[z])
-            img_g[older] = min(img_g[older], rank_g[z])
         for j in range(1, m):
             younger = roots[j]
             parent[younger] = older
-            _merge_image(img_p, order_p, values_p, older, younger, key_p, younger, dv)
-            _merge_image(img_g, order_g, values_g, older, younger, key_g, younger, dv)
+            _merge_image(img_p, order_p, values_p, older, younger, key_p, younger, v)
+            _merge_image(img_g, order_g, values_g, older, younger, key_g, younger, v)
     key_p[order_p[0]] = ESSENTIAL_KEY
     key_g[order_g[0]] = ESSENTIAL_KEY
     return key_p, key_g
 
 
 @njit(cache=True, nogil=True)
-def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, size, eager):
+def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, size):
     """Dimension ``d - 1`` bars of ``P`` and their induced matching into ``C``, by duality, in one pass.
 
     By Alexander duality a ``(d-1)``-dimensional hole of the superlevel set ``{P >= t}`` is a bounded
@@ -236,27 +259,21 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     matched to the C bar whose image class dies in the same step: the key is that class's first
     cell ``w``, the death cell of the C bar.
 
-    ``eager=True``: Betti-Matching-3D's convention (see :func:`comparison_dim0`), for comparisons.
-
     Returns ``(births, deaths, keys)``: padded birth/death cells of the finite bars of ``P`` and the
     key of the C bar each is matched to (:data:`NO_KEY` if none).
     """
     n = order_p.shape[0]
-    parent = np.full(size, -1, dtype=np.int64)
-    img_c = np.full(size, _NONE, dtype=np.int64)
-    # complement age: the outer component is oldest, then larger superlevel rank = earlier
-    age = np.empty(size, dtype=np.int64)
-    for i in range(size):
-        age[i] = -rank_p[i]
+    parent = np.full(size, -1, dtype=np.int32)
+    img_c = np.full(size, _NONE, dtype=np.int32)
+    # complement age: larger superlevel rank = earlier; the padding has rank n, so the outer is oldest
     outer = border[0]
     for b in border:
         parent[b] = outer
-    age[outer] = np.iinfo(np.int64).min
     img_c[outer] = -1
-    roots = np.empty(offsets.shape[0], dtype=np.int64)
-    births = np.empty(n, dtype=np.int64)
-    deaths = np.empty(n, dtype=np.int64)
-    keys = np.empty(n, dtype=np.int64)
+    roots = np.empty(offsets.shape[0], dtype=np.int32)
+    births = np.empty(n, dtype=np.int32)
+    deaths = np.empty(n, dtype=np.int32)
+    keys = np.empty(n, dtype=np.int32)
     count = 0
     sc = n - 1
     for sp in range(n - 1, -1, -1):
@@ -268,14 +285,10 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
         m = _neighbour_roots(parent, z, offsets, roots)
         if m == 0:
             parent[z] = z
-            if eager:
-                img_c[z] = rank_c[z]
             continue
-        _sort_roots(roots, m, age)
+        _sort_roots_desc(roots, m, rank_p)
         older = roots[0]
         parent[z] = older
-        if eager and img_c[older] != -1:  # a larger rank entered the complement earlier
-            img_c[older] = rank_c[z] if img_c[older] == _NONE else max(img_c[older], rank_c[z])
         for j in range(1, m):
             younger = roots[j]
             parent[younger] = older
@@ -294,7 +307,7 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
                 else:
                     dying, alive = b, a
                 w = order_c[dying]
-                if eager or v > values_c[w]:  # an empty image bar matches nothing
+                if v > values_c[w]:  # an empty image bar matches nothing
                     key = w
                 img_c[older] = alive
             elif b != _NONE:

@@ -61,15 +61,13 @@ class _Filtration:
     """One image's superlevel order: flat permutation, padded order, ranks and padded values."""
 
     def __init__(self, image: np.ndarray, to_padded: np.ndarray, size: int) -> None:
-        flat = image.ravel()
-        self.flat = flat
-        self.perm = np.argsort(-flat, kind="stable")  # value descending, ties by flat index
-        n = flat.size
-        self.order = to_padded[self.perm]
-        self.rank = np.full(size, n, dtype=np.int64)
-        self.rank[self.order] = np.arange(n, dtype=np.int64)
-        self.values = np.full(size, -np.inf)
-        self.values[to_padded] = flat
+        from ._matching_union_find import prepare
+        from ._union_find import radix_argsort_decreasing
+
+        self.flat = image.ravel()
+        # value descending, ties by flat index ascending (a linear-time radix sort)
+        self.perm = radix_argsort_decreasing(self.flat).astype(np.int64)
+        self.order, self.rank, self.values = prepare(self.flat, self.perm, to_padded, size)
 
     def voxel_ranks(self, shape: tuple[int, ...]) -> np.ndarray:
         r = np.empty(self.flat.size, dtype=np.int64)
@@ -105,9 +103,8 @@ def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarr
 class _Bars:
     """A barcode as flat arrays: values and critical cells (flat C index), zero-length bars dropped."""
 
-    def __init__(self, birth: np.ndarray, death: np.ndarray, birth_cell: np.ndarray, death_cell: np.ndarray,
-                 keep_empty: bool = False) -> None:
-        keep = np.ones(len(birth), dtype=bool) if keep_empty else birth > death
+    def __init__(self, birth: np.ndarray, death: np.ndarray, birth_cell: np.ndarray, death_cell: np.ndarray) -> None:
+        keep = birth > death
         self.birth = np.asarray(birth, dtype=np.float64)[keep]
         self.death = np.asarray(death, dtype=np.float64)[keep]
         self.birth_cell = np.asarray(birth_cell, dtype=np.int64)[keep]
@@ -183,15 +180,17 @@ def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, 
         hit = np.zeros(len(valid_p), dtype=bool)
     matched_p = valid_p[hit]
     matched_g = sorted_g[pos[hit]]
-    unmatched_p = np.setdiff1d(np.arange(len(dp)), matched_p)
-    unmatched_g = np.setdiff1d(np.arange(len(dg)), matched_g)
+    free_p = np.ones(len(dp), dtype=bool)
+    free_p[matched_p] = False
+    free_g = np.ones(len(dg), dtype=bool)
+    free_g[matched_g] = False
+    unmatched_p, unmatched_g = np.flatnonzero(free_p), np.flatnonzero(free_g)
     return DimensionMatching(dim=dim, pred=dp, target=dg, matched_pred=matched_p, matched_target=matched_g,
                              unmatched_pred=unmatched_p, unmatched_target=unmatched_g)
 
 
-def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str,
-           _eager: bool = False) -> BettiMatchingResult:
-    """The matching of validated inputs; ``_eager`` reproduces Betti-Matching-3D's convention (tests only)."""
+def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str) -> BettiMatchingResult:
+    """The Betti matching of validated inputs (float64, C order, same shape)."""
     from ._matching_union_find import comparison_dim0, complement_joint, superlevel_dim0
 
     shape = pred.shape
@@ -206,7 +205,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
 
     if 0 in dims:
         keys = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
-                               fg_.order, fg_.rank, fg_.values, fg, size, _eager)
+                               fg_.order, fg_.rank, fg_.values, fg, size)
         sides = []
         for f, key in zip((fp, fg_), keys):
             b, d = superlevel_dim0(f.order, f.rank, fg, size)
@@ -217,7 +216,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     if ndim - 1 in dims:
         sides = []
         for f in (fp, fg_):
-            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, size, _eager)
+            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, size)
             sides.append(_diagram(ndim - 1, shape, f.flat, from_padded[b], from_padded[d], key))
         out[ndim - 1] = _pair_up(ndim - 1, *sides)
 
@@ -232,7 +231,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
             (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(shape), rank_c, cache_c)
             b, d, ib, idd = f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]
             sides.append(_diagram(1, shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
-            images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd, keep_empty=_eager))
+            images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
         cb, cd = fc.perm[cb], fc.perm[cd]
         comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
         keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
