@@ -218,6 +218,8 @@ def _case_figure(case: str, ref: np.ndarray, pred: np.ndarray, image: np.ndarray
     fig.suptitle(f"{case} — {name}{where}", fontsize=10)
     fig.tight_layout()
     caption = ", ".join(f"{k} {_fmt(metrics[k])}" for k in DIST_KEYS if k in metrics)
+    if probs is not None:
+        caption += f" · persistence diagram of {html.escape(case)}.npz, channel {channel}"
     return _png(fig), caption
 
 

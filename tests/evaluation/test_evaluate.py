@@ -282,3 +282,47 @@ def test_label_metrics_invariant_to_empty_margin():
                 assert m_big[k] == m_tight[k] or (math.isnan(m_big[k]) and math.isnan(m_tight[k])), k
         np.testing.assert_array_equal(e_big[13:32, 9:35], e_tight)
         assert not e_big.sum() - e_tight.sum()
+
+
+def test_error_map_3d_cavity_and_loop():
+    from nnunet_topo.evaluation import error_map
+
+    gt = np.zeros((7, 8, 9), bool)
+    gt[1:6, 1:7, 1:8] = True
+    gt[3, 3:5, 3:6] = False  # closed cavity
+    pred = gt.copy()
+    pred[3, 3:5, 3:6] = True  # filled
+    e = error_map(pred, gt)
+    cavity = np.zeros_like(gt)
+    cavity[3, 3:5, 3:6] = True
+    np.testing.assert_array_equal(e == 6, cavity)  # missing cavity, drawn where the cavity is
+    assert set(np.unique(e)) == {0, 6}
+    e = error_map(gt, pred)
+    np.testing.assert_array_equal(e == 5, cavity)  # spurious cavity
+
+    ring3 = np.zeros((5, 9, 10), bool)
+    ring3[1:4, 2:7, 2:8] = True
+    ring3[1:4, 4:5, 4:6] = False  # a tunnel through all three slices: a 3D loop (solid torus)
+    broken = ring3.copy()
+    broken[1:4, 2:4, 4:6] = False  # cut the torus: no loop
+    e = error_map(broken, ring3)
+    np.testing.assert_array_equal(e == 4, ring3)  # the ground-truth component that carries the loop
+    assert set(np.unique(e)) == {0, 4}
+
+
+def test_report_with_probabilities(png_dataset, tmp_path):
+    from scipy import ndimage
+
+    pred = png_dataset["pred"]
+    from PIL import Image
+
+    p = np.asarray(Image.open(pred / "broken_ring.png"), dtype=np.float32)
+    prob = np.clip(ndimage.gaussian_filter(p, 1.0), 0, 1)
+    np.savez_compressed(pred / "broken_ring.npz", probabilities=np.stack([1 - prob, prob])[:, None])
+    report = tmp_path / "r.html"
+    evaluate_folder(png_dataset["gt"], pred, png_dataset["dj"], output_file=None, report_file=report,
+                    worst_cases=5, progress=False)
+    page = report.read_text()
+    assert page.count("persistence diagram of broken_ring.npz, channel 1") == 1  # only that case has one
+    assert page.count("data:image/png;base64,") == 1 + 5
+    assert "broken_ring" in page and "missing hole/loop" in page
