@@ -10,6 +10,7 @@ import io as _io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -24,7 +25,7 @@ from nnunet_topo.metrics._common import check_connectivity
 from nnunet_topo.metrics.matching import unmatched_mask_features
 from nnunet_topo.topology import TopologySpec, betti_matching, betti_numbers
 
-from .error_maps import error_map_from_matching
+from .error_maps import ERROR_CODES, error_map_from_matching
 from .io import (LabelSet, check_same_geometry, get_reader_writer, label_key, load_json, match_cases,
                  read_segmentation)
 
@@ -243,7 +244,8 @@ def evaluate_case(
 
 def _write_error_maps(folder: Path, case: str, maps, reader_writer, props, file_ending: str) -> None:
     for name, emap in maps:
-        fname = f"{case}{file_ending}" if len(maps) == 1 else f"{case}__{name}{file_ending}"
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        fname = f"{case}{file_ending}" if len(maps) == 1 else f"{case}__{safe}{file_ending}"
         seg = emap[None] if emap.ndim == 2 else emap
         reader_writer.write_seg(seg, str(folder / fname), props)
 
@@ -365,6 +367,8 @@ def evaluate_folder(
         load_json(plans_file, what="plans.json (-pfile)")
     if not isinstance(num_processes, int) or isinstance(num_processes, bool) or num_processes < 1:
         raise ValueError(f"num_processes: expected a positive integer, got {num_processes!r}")
+    if not isinstance(worst_cases, int) or isinstance(worst_cases, bool) or worst_cases < 0:
+        raise ValueError(f"worst_cases: expected a non-negative integer, got {worst_cases!r}")
     labels = LabelSet.from_dataset_json(dj)
     spec = TopologySpec.from_dataset_json(dj)
     if connectivity is None:
@@ -397,6 +401,10 @@ def evaluate_folder(
         jobs = [(c, str(g), str(p), rw, labels, options, kwargs) for c, g, p in cases]
         results = _run(jobs, num_processes, progress)
         if staging is not None:
+            legend = {"connectivity": connectivity, "per_slice": {n: o.per_slice for n, o in zip(labels.names, options)},
+                      "codes": {str(k): v for k, v in ERROR_CODES.items()}, "0": "no error",
+                      "files": "CASE<file_ending> (one label) or CASE__LABELNAME<file_ending> (several labels)"}
+            (staging / "error_map_legend.json").write_text(json.dumps(legend, indent=2) + "\n")
             target.mkdir(parents=True, exist_ok=True)
             for f in sorted(staging.iterdir()):
                 os.replace(f, target / f.name)

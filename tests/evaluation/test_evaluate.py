@@ -125,7 +125,10 @@ def test_error_maps_png(png_dataset, tmp_path):
     maps = tmp_path / "maps"
     evaluate_folder(png_dataset["gt"], png_dataset["pred"], png_dataset["dj"], output_file=None,
                     error_maps_dir=maps, progress=False)
-    assert sorted(p.name for p in maps.iterdir()) == sorted(f"{c}.png" for c in analytic_cases())
+    assert sorted(p.name for p in maps.iterdir()) == sorted([f"{c}.png" for c in analytic_cases()]
+                                                            + ["error_map_legend.json"])
+    legend = json.loads((maps / "error_map_legend.json").read_text())
+    assert legend["connectivity"] == "full" and legend["codes"]["4"] == "missing hole/loop"
     cases = analytic_cases()
     emaps = {c: np.asarray(Image.open(maps / f"{c}.png")) for c in cases}
     assert all(e.shape == SHAPE for e in emaps.values())
