@@ -391,10 +391,8 @@ def batch_persistence(loss: TopologicalLoss, maps: Sequence[np.ndarray], dims: t
 
 def matching_batch():
     """The engine's ``betti_matching_batch`` (imported lazily; the topology package owns it)."""
-    try:
-        from nnunet_topo.topology import betti_matching_batch
-    except ImportError:  # exported from the subpackage once the matching lands in its __init__
-        from nnunet_topo.topology.matching import betti_matching_batch
+    from nnunet_topo.topology import betti_matching_batch
+
     return betti_matching_batch
 
 

@@ -141,11 +141,17 @@ def adjacent_components(labels: np.ndarray, region: np.ndarray, shape: tuple[int
     """
     if region.size == 0:
         return np.zeros(0, dtype=np.int64)
-    mask = np.zeros(int(np.prod(shape)), dtype=bool)
-    mask[region] = True
-    grown = ndimage.binary_dilation(mask.reshape(shape), structure=structure(len(shape), True)).ravel()
-    ids = np.unique(labels[grown])
+    coords = np.stack(np.unravel_index(region, shape), 1)
+    lo = np.maximum(coords.min(0) - 1, 0)
+    hi = np.minimum(coords.max(0) + 2, np.array(shape))
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    mask = np.zeros(tuple(hi - lo), dtype=bool)
+    mask[tuple((coords - lo).T)] = True
+    grown = ndimage.binary_dilation(mask, structure=structure(len(shape), True))
+    ids = np.unique(labels.reshape(shape)[box][grown])
     ids = ids[ids > 0]
     if ids.size == 0:
         return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.isin(labels, ids))
+    lut = np.zeros(int(labels.max()) + 1, dtype=bool)  # label -> selected (faster than np.isin)
+    lut[ids] = True
+    return np.flatnonzero(lut[labels])

@@ -108,7 +108,7 @@ class TopoDenseLoss(TopologicalLoss):
         threshold: decision threshold ``tau`` of the binarised prediction (default 0.5).
         margin: half-width of the band ``[tau - margin, tau + margin]`` a feature must clear to count as
             repaired (default 0.1; ``0 <= margin < min(tau, 1 - tau)``).
-        max_features: wrong features kept per (item, channel), most severe first (default 64).
+        max_features: wrong features kept per (item, channel), most severe first (default 32).
         dims: homology dimensions to use (default all of the (sliced) spatial dimensionality).
         classes, nonlinearity, ignore_label, reduction, connectivity, slice_axis, num_threads: see
             :class:`TopologicalLoss`.
@@ -135,7 +135,7 @@ class TopoDenseLoss(TopologicalLoss):
         num_threads: int | None = None,
         threshold: float = 0.5,
         margin: float = 0.1,
-        max_features: int = 64,
+        max_features: int = 32,
         dims: Iterable[int] | None = None,
         pixel_loss: str = "bce",
     ) -> None:
@@ -244,9 +244,14 @@ class TopoDenseLoss(TopologicalLoss):
                     region = ctx.t_dual.component(0.5, cd)  # {t < 0.5}
                     labels = ctx.w1_labels
                 parts += [region, adjacent_components(labels, region, ctx.shape)]
-        idx = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-        idx = idx[ctx.wrong[idx]]
-        return ctx.keep_valid(idx)
+        mask = np.zeros(ctx.pf.size, dtype=bool)
+        for part in parts:
+            if part.dtype == bool:
+                mask |= part
+            else:
+                mask[part] = True
+        mask &= ctx.wrong  # the wrong mask already excludes ignored pixels
+        return np.flatnonzero(mask)
 
     def _support_prior_mode(self, ctx: _ItemContext, kind: str, bar, matched: bool) -> tuple[np.ndarray, np.ndarray]:
         """Flat indices and per-pixel targets ``y`` of one wrong feature without ground truth."""
@@ -345,12 +350,12 @@ class TopoDenseLoss(TopologicalLoss):
             results = batch_persistence(self, maps, prior_dims) if prior_dims else [None] * len(maps)
 
         t0 = time.perf_counter()
-        idx_parts: list[np.ndarray] = []  # flat indices into probs[i, j] flattened, offset by (i, j)
-        y_parts: list[np.ndarray] = []
-        w_parts: list[np.ndarray] = []
+        plane = int(np.prod(probs.shape[2:]))
+        # per-pixel weights: sum over wrong features f containing x of 1 / (F |S_f|), split by y in {1, 0}
+        w1 = np.zeros((n * k, plane))
+        w0 = np.zeros((n * k, plane))
         sizes: list[int] = []
         n_features = np.zeros((n, k), dtype=np.int64)
-        plane = int(np.prod(probs.shape[2:]))
         for (i, j), p, t, v, res in zip(jobs, maps, tmaps if has_target else [None] * len(maps), valids, results):
             ctx = _ItemContext(p, t, v, lo, hi, full)
             feats = []  # (severity, dim, pbar, gbar or matched-flag)
@@ -385,40 +390,54 @@ class TopoDenseLoss(TopologicalLoss):
                 if idx.size == 0:
                     continue
                 per_map.append((idx, y))
+            row = i * k + j
             for idx, y in per_map:
-                idx_parts.append(idx + (i * k + j) * plane)
-                y_parts.append(y)
-                w_parts.append(np.full(idx.size, 1.0 / (idx.size * len(per_map))))
+                share = 1.0 / (idx.size * len(per_map))
+                ones = y > 0.5
+                np.add.at(w1[row], idx[ones], share)
+                np.add.at(w0[row], idx[~ones], share)
                 sizes.append(int(idx.size))
             n_features[i, j] = len(per_map)
         self.last_stats["seconds_regions"] = time.perf_counter() - t0
         self.last_stats["num_wrong_features"] = int(n_features.sum())
         self.last_stats["support_sizes"] = sizes
-        values = probs.new_zeros((n * k,))
-        if idx_parts:
-            idx = torch.as_tensor(np.concatenate(idx_parts), device=probs.device)
-            y = torch.as_tensor(np.concatenate(y_parts), device=probs.device, dtype=probs.dtype)
-            w = torch.as_tensor(np.concatenate(w_parts), device=probs.device, dtype=probs.dtype)
-            lp = prep.log_p.reshape(-1)[idx]
-            lq = prep.log_q.reshape(-1)[idx]
-            if self.pixel_loss == "bce":
-                term = -(y * lp + (1.0 - y) * lq)
-            else:  # hinge on the log-odds: zero once the pixel clears the band on the target's side
-                edge = float(np.log(hi / (1.0 - hi)))
-                term = torch.relu(edge - (2.0 * y - 1.0) * (lp - lq))
-            owner = idx // plane
-            values = values.index_add(0, owner, w * term)
+        if not sizes:
+            return probs.new_zeros((n, k)), torch.ones((n, k), dtype=torch.bool, device=probs.device)
+        wt1 = torch.as_tensor(w1, device=probs.device, dtype=probs.dtype)
+        wt0 = torch.as_tensor(w0, device=probs.device, dtype=probs.dtype)
+        lp = prep.log_p.reshape(n * k, plane)
+        lq = prep.log_q.reshape(n * k, plane)
+        if self.pixel_loss == "bce":
+            term = wt1 * (-lp) + wt0 * (-lq)
+        else:  # hinge on the log-odds: zero once the pixel clears the band on the target's side
+            edge = float(np.log(hi / (1.0 - hi)))
+            term = wt1 * torch.relu(edge - (lp - lq)) + wt0 * torch.relu(edge + (lp - lq))
+        values = term.sum(1)
         return values.reshape(n, k), torch.ones((n, k), dtype=torch.bool, device=probs.device)
 
 
+_LEVEL_STEPS = 64  # basins are labelled on a grid of levels (1/64) so many features share one labelling
+
+
 def _primal_level(b: float, d: float, lo: float) -> float:
-    """Level of a component's basin ``{p > level}``: ``max(d, lo)``, or ``d`` if the bar lies below ``lo``."""
-    return max(d, lo) if b > max(d, lo) else d
+    """Level of a component's basin ``{p > level}``: ``max(d, lo)``, or ``d`` if the bar lies below ``lo``.
+
+    Rounded up to the grid of ``1/64`` when that keeps the birth pixel inside (a slightly smaller basin,
+    one labelling shared by all features on the same grid level).
+    """
+    level = max(d, lo) if b > max(d, lo) else d
+    snapped = np.ceil(level * _LEVEL_STEPS) / _LEVEL_STEPS
+    return float(snapped) if snapped < b else level
 
 
 def _dual_level(b: float, d: float, hi: float) -> float:
-    """Level of a hole's region ``{p < level}``: ``min(b, hi)``, or ``b`` if the bar lies above ``hi``."""
-    return min(b, hi) if d < min(b, hi) else b
+    """Level of a hole's region ``{p < level}``: ``min(b, hi)``, or ``b`` if the bar lies above ``hi``.
+
+    Rounded down to the grid of ``1/64`` when that keeps the death pixel inside.
+    """
+    level = min(b, hi) if d < min(b, hi) else b
+    snapped = np.floor(level * _LEVEL_STEPS) / _LEVEL_STEPS
+    return float(snapped) if snapped > d else level
 
 
 class _Bars:
