@@ -1,8 +1,8 @@
 """A tiny generated nnU-Net raw dataset for the trainer tests: 2D, 64 x 80 PNGs (non-square).
 
 Each case has a ring (label 1, Betti prior ``[1, 1]``) and a thin wavy vessel (label 2, matched, no
-prior) on a noisy background, so every trainer has work to do. Written with nnU-Net's layout and a
-``"topology"`` block in dataset.json.
+prior) on a noisy background, so every trainer has work to do, and an unannotated corner (the ignore
+label 3). Written with nnU-Net's layout and a ``"topology"`` block in dataset.json.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def make_case(seed: int) -> tuple[np.ndarray, np.ndarray]:
     for r in range(4, SHAPE[0] - 4):
         c = int(round(x0 + 5 * np.sin(r / 7 + phase)))
         labels[r, c:c + 2] = 2
+    labels[:6, :10] = 3  # unannotated corner: nnU-Net's ignore label
     image = 40.0 + 60.0 * (labels == 1) + 90.0 * (labels == 2) + rng.normal(0, 12, SHAPE)
     return np.clip(image, 0, 255).astype(np.uint8), labels
 
@@ -46,7 +47,7 @@ def write_dataset(raw_root: Path, dataset_id: int = 901, num_cases: int = 8, *, 
         Image.fromarray(labels).save(root / "labelsTr" / f"tiny_{i:03d}.png")
     dataset_json = {
         "channel_names": {"0": "intensity"},
-        "labels": {"background": 0, "ring": 1, "vessel": 2},
+        "labels": {"background": 0, "ring": 1, "vessel": 2, "ignore": 3},
         "numTraining": num_cases,
         "file_ending": ".png",
         "overwrite_image_reader_writer": "NaturalImage2DIO",
