@@ -195,6 +195,17 @@ def _link_cases(raw: Path, ids: list[str], file_ending: str, images: Path, label
 
 # ----------------------------------------------------------------------------------- main
 
+def _skipped_trainers(trainers: list[str], dataset_json: dict[str, Any]) -> dict[str, str]:
+    """Trainers that cannot run on this dataset, with the reason (TopoBetti needs a Betti prior)."""
+    from nnunet_topo.topology import TopologySpec
+
+    spec = TopologySpec.from_dataset_json(dataset_json)
+    has_prior = spec is not None and bool(spec.priors())
+    return {t: "dataset.json gives no Betti prior (DRIVE: vessel crossings make loops and the number of "
+               "trees varies, so the converter sets none)"
+            for t in trainers if t.startswith("nnUNetTrainerTopoBetti_") and not has_prior}
+
+
 def _aggregate(runs: list[dict[str, Any]], trainers: list[str]) -> list[dict[str, Any]]:
     keys = ("Dice", "clDice", "Betti0_error", "Betti1_error", "BettiMatching_error", "prior_ok",
             "seconds_per_iteration", "train_seconds")
@@ -253,9 +264,14 @@ def main(argv: list[str] | None = None) -> int:
         val_images, val_labels = workdir / "val_images", workdir / "val_labels"
         _link_cases(raw, val_ids, dataset_json["file_ending"], val_images, val_labels)
         runs = []
+        skipped = _skipped_trainers(args.trainers, dataset_json)
+        for trainer, why in skipped.items():
+            print(f"[bench train] {trainer}: skipped ({why})", flush=True)
         for seed in args.seeds:
             env = pipeline.nnunet_env(folders, budget={**budget_def, "seed": seed})
             for trainer in args.trainers:
+                if trainer in skipped:
+                    continue
                 run = run_trainer(trainer, dataset_id=dataset_id, folders=folders, env=env,
                                   budget={**budget_def, "seed": seed}, images_dir=val_images, labels_dir=val_labels,
                                   dataset_json=dataset_json, out_dir=workdir / f"seed_{seed}", device=args.device)
@@ -268,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     except (pipeline.StepError, ValueError, FileNotFoundError) as e:
         print(f"nnunet-topo bench train: {e}", file=sys.stderr)
         return 1
-    rows = _aggregate(runs, args.trainers)
+    rows = _aggregate(runs, [t for t in args.trainers if t not in skipped])
+    rows += [{"trainer": t, "skipped": why} for t, why in skipped.items()]
     table = format_table(rows, markdown=True)
     wall = time.perf_counter() - start
     command = "nnunet-topo bench train " + " ".join(argv if argv is not None else sys.argv[2:])
@@ -291,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_iteration_note": "median epoch time / training iterations per epoch (includes the epoch's "
                                       "validation batches and nnU-Net's logging)",
         "rows": rows,
+        "skipped": skipped,
         "runs": runs,
         "table_markdown": table,
     }

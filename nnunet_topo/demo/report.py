@@ -58,11 +58,19 @@ def _cell(value: Any, fmt: str) -> str:
     return fmt.format(value)
 
 
+def _with_std(row: Mapping[str, Any], key: str, fmt: str) -> str:
+    text = _cell(row.get(key), fmt)
+    std = row.get(f"{key}_std")
+    if isinstance(std, float) and not math.isnan(std) and text != "–":
+        text += " ± " + _cell(std, fmt).rstrip("%")
+    return text
+
+
 def format_table(rows: Sequence[Mapping[str, Any]], *, markdown: bool = False) -> str:
     """The rows as an aligned text table (or a Markdown table); missing values show as ``–``."""
     cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
     header = ["trainer"] + [c[1] for c in cols]
-    body = [[str(r["trainer"])] + [_cell(r.get(k), f) for k, _, f in cols] for r in rows]
+    body = [[str(r["trainer"])] + [_with_std(r, k, f) for k, _, f in cols] for r in rows]
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(b) + " |" for b in body]
