@@ -50,6 +50,10 @@ def test_summary_exact_values(png_dataset, tmp_path):
         assert m["Dice"] == pytest.approx(d), case
     assert data["mean"]["1"]["BettiMatching_error"] == pytest.approx(3 / 5)
     assert data["foreground_mean"]["Betti1_error"] == pytest.approx(1 / 5)
+    from nnunetv2.evaluation.evaluate_predictions import load_summary_json
+
+    loaded = load_summary_json(str(out))  # nnU-Net's own loader reads the file
+    assert loaded["mean"][1]["Dice"] == pytest.approx(data["mean"]["1"]["Dice"])
     rows = list(csv.DictReader((tmp_path / "out" / "summary_per_case.csv").open()))
     assert len(rows) == 5 and {r["connectivity"] for r in rows} == {"full"}
     assert {r["case"]: float(r["BettiMatching_error"]) for r in rows}["broken_ring"] == 1.0
