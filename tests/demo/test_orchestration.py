@@ -176,3 +176,38 @@ def test_demo_refuses_a_taken_dataset_id(tmp_path, capsys):
     (tmp_path / "nnUNet_raw" / "Dataset990_Other").mkdir(parents=True)
     assert demo_main(["--workdir", str(tmp_path), "--no-env"]) == 2
     assert "dataset ID 990 is taken by ['Dataset990_Other']" in capsys.readouterr().err
+
+
+def test_reduce_nifti_dataset(tmp_path):
+    import SimpleITK as sitk
+
+    from nnunet_topo.benchmarking.train import reduce_nifti_dataset
+
+    src = tmp_path / "Dataset001_X"
+    (src / "imagesTr").mkdir(parents=True)
+    (src / "labelsTr").mkdir()
+    (src / "dataset.json").write_text("{}")
+    img = np.arange(3 * 6 * 10, dtype=np.float32).reshape(3, 6, 10)  # (z, y, x), non-square
+    lab = np.zeros((3, 6, 10), np.uint8)
+    lab[:, ::2, ::2] = 1
+    for arr, path in ((img, src / "imagesTr" / "c_0000.nii.gz"), (lab, src / "labelsTr" / "c.nii.gz")):
+        im = sitk.GetImageFromArray(arr)
+        im.SetSpacing((0.5, 0.7, 8.0))
+        sitk.WriteImage(im, str(path))
+    dst = reduce_nifti_dataset(src, tmp_path / "Dataset001_X_div2", 2)
+    small = sitk.ReadImage(str(dst / "imagesTr" / "c_0000.nii.gz"))
+    small_lab = sitk.GetArrayFromImage(sitk.ReadImage(str(dst / "labelsTr" / "c.nii.gz")))
+    assert small.GetSpacing() == pytest.approx((1.0, 1.4, 8.0))
+    a = sitk.GetArrayFromImage(small)
+    assert a.shape == (3, 3, 5) and a[1, 2, 3] == pytest.approx(img[1, 4:6, 6:8].mean())
+    assert small_lab.shape == (3, 3, 5) and small_lab.all()
+
+
+def test_topobetti_is_skipped_without_priors():
+    from nnunet_topo.benchmarking.train import TRAINERS, _skipped_trainers
+
+    no_prior = {"labels": {"background": 0, "vessel": 1},
+                "topology": {"labels": {"vessel": {"betti": None, "match": True}}}}
+    assert list(_skipped_trainers(list(TRAINERS), no_prior)) == ["nnUNetTrainerTopoBetti_bench"]
+    with_prior = {"labels": {"background": 0, "ring": 1}, "topology": {"labels": {"ring": {"betti": [1, 1]}}}}
+    assert _skipped_trainers(list(TRAINERS), with_prior) == {}
