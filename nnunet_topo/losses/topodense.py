@@ -364,7 +364,7 @@ class TopoDenseLoss(TopologicalLoss):
                     dm = res[kk]
                     bp, bg = _Bars(dm.pred), _Bars(dm.target)
                     for sev, ip, ig in self._wrong_from_matching(dm):
-                        feats.append((sev, kk, bp[ip], bg[ig]))
+                        feats.append((sev, kk, bp, ip, bg, ig))
             elif res is not None:
                 prior = self.priors[prep.channels[j]]
                 for kk in res.dims:
@@ -372,12 +372,14 @@ class TopoDenseLoss(TopologicalLoss):
                         continue
                     bp = _Bars(res[kk])
                     for sev, ip, matched in self._wrong_from_prior(res[kk], prior[kk]):
-                        feats.append((sev, kk, bp[ip], matched))
+                        feats.append((sev, kk, bp, ip, None, matched))
             feats.sort(key=lambda f: -f[0])
             feats = feats[: self.max_features]
             per_map = []
-            for sev, kk, pbar, extra in feats:
+            for sev, kk, bp, ip, bg, other in feats:
                 kind = self._kind(kk, ndim)
+                pbar = bp[ip]
+                extra = bg[other] if bg is not None else other  # target bar, or the prior's "matched" flag
                 if has_target:
                     idx = self._support_target_mode(ctx, kind, pbar, extra)
                     y = ctx.tf[idx].astype(np.float64) if idx.size else np.zeros(0)

@@ -131,3 +131,31 @@ def test_autocast_bfloat16_input_is_handled_in_float32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         v = BettiPriorLoss(priors={1: (1, 0)})(logits.to(torch.bfloat16), target)
     assert v.dtype == torch.float32 and torch.isfinite(v)
+
+
+def test_bool_region_target_with_nnunet_ignore_channel():
+    """nnU-Net may hand region targets as bool, with the ignore mask as the extra last channel."""
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(1, 2, 7, 10, generator=g, dtype=torch.float64)
+    regions = torch.rand(1, 2, 7, 10, generator=g) > 0.5
+    ign = torch.zeros(1, 1, 7, 10, dtype=torch.bool)
+    ign[..., :3] = True
+    a = SoftClDiceLoss(nonlinearity="sigmoid", ignore_label=1, reduction="none")(logits, torch.cat([regions, ign], 1))
+    l2 = logits.clone()
+    l2[..., :3] = -1e4  # ignored pixels: probability 0 and target 0 in clDice
+    r2 = regions.clone()
+    r2[..., :3] = False
+    b = SoftClDiceLoss(nonlinearity="sigmoid", reduction="none")(l2, r2)
+    assert torch.allclose(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_inputs_keep_their_device():
+    from nnunet_topo.losses import TopoDenseLoss
+
+    logits, target = _inputs()
+    x = logits.cuda().float().requires_grad_()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        v = TopoDenseLoss()(x, target.cuda())
+    v.backward()
+    assert v.device.type == "cuda" and x.grad.device.type == "cuda" and torch.isfinite(x.grad).all()
