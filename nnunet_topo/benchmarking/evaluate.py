@@ -60,6 +60,14 @@ def make_folder(root: Path, n: int, shape: tuple[int, ...], *, seed: int = 0) ->
     return gt_dir, pred_dir, root / "dataset.json"
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished child processes."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _warm_up(ndim: int) -> None:
     """Load/compile the engine's numba code in this process (forked workers inherit it)."""
     from nnunet_topo.topology import betti_matching
@@ -76,13 +84,19 @@ def _folder_throughput(n: int, shape: tuple[int, ...], num_processes: int, seed:
         root = Path(tmp)
         gt, pred, dj = make_folder(root, n, shape, seed=seed)
         _warm_up(len(shape))
+        cpu0 = _cpu_seconds()
         t0 = time.perf_counter()
         summary = evaluate_folder(gt, pred, dj, output_file=root / "out" / "summary.json",
                                   num_processes=num_processes, per_slice=per_slice, progress=False)
         seconds = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
     fg = summary["foreground_mean"]
     return {"cases": n, "shape": list(shape), "per_slice": per_slice, "num_processes": num_processes,
             "seconds": seconds, "cases_per_s": n / seconds,
+            # CPU time of this process and its workers: what the run cost regardless of other load;
+            # num_processes * cases / cpu_seconds is the throughput the same cores would give if idle
+            "cpu_seconds": cpu, "cpu_ms_per_case": 1e3 * cpu / n,
+            "cases_per_s_if_cores_idle": num_processes * n / cpu if cpu > 0 else float("nan"),
             "mean_BettiMatching_error": fg["BettiMatching_error"],
             "mean_Betti0_error": fg["Betti0_error"], "mean_Betti1_error": fg["Betti1_error"]}
 
@@ -96,7 +110,12 @@ def _stages(shape: tuple[int, ...], seed: int) -> dict:
     for name, fn in (("dice", lambda: dice(pred, gt)), ("cldice", lambda: cldice(pred, gt)),
                      ("betti_errors", lambda: betti_errors(pred, gt)),
                      ("betti_matching", lambda: betti_matching_errors(pred, gt))):
-        out[name] = time_call(fn, repeats=3 if len(shape) == 3 else 5)
+        repeats = 3 if len(shape) == 3 else 5
+        out[name] = time_call(fn, repeats=repeats)
+        c0 = time.process_time()
+        for _ in range(repeats):
+            fn()
+        out[name]["cpu_s_per_call"] = (time.process_time() - c0) / repeats
     return out
 
 
