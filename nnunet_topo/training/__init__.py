@@ -28,9 +28,11 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    if name not in __all__:
-        raise AttributeError(f"module 'nnunet_topo.training' has no attribute {name!r}")
+    if name.startswith("__"):
+        raise AttributeError(name)
     module = importlib.import_module(f".{_WHERE.get(name, 'variants')}", __name__)
+    if name not in _WHERE and name not in module.__all__:  # e.g. the short-run variants are reachable too
+        raise AttributeError(f"module 'nnunet_topo.training' has no attribute {name!r}")
     return getattr(module, name)
 
 

@@ -59,3 +59,38 @@ def write_dataset(raw_root: Path, dataset_id: int = 901, num_cases: int = 8, *, 
         }
     (root / "dataset.json").write_text(json.dumps(dataset_json, indent=1))
     return name
+
+
+SHAPE_3D = (8, 24, 32)
+
+
+def write_dataset_3d(raw_root: Path, dataset_id: int = 902, num_cases: int = 5) -> str:
+    """Write ``DatasetXXX_TinyTopo3D``: NIfTI volumes ``SHAPE_3D`` (z, y, x) of a tube with a ring cross-section.
+
+    The ring (label 1) has the per-slice prior ``[1, 1]`` (``"per_slice": true``, slices along z).
+    """
+    import SimpleITK as sitk
+
+    name = f"Dataset{dataset_id:03d}_TinyTopo3D"
+    root = Path(raw_root) / name
+    (root / "imagesTr").mkdir(parents=True, exist_ok=True)
+    (root / "labelsTr").mkdir(parents=True, exist_ok=True)
+    zz, rr, cc = np.mgrid[: SHAPE_3D[0], : SHAPE_3D[1], : SHAPE_3D[2]]
+    for i in range(num_cases):
+        rng = np.random.default_rng(100 + i)
+        cy, cx, r_out = 12 + rng.integers(-2, 3), 16 + rng.integers(-3, 4), 8
+        d = np.hypot(rr - cy, cc - cx)
+        labels = ((d <= r_out) & (d >= r_out - 3) & (zz >= 1) & (zz <= SHAPE_3D[0] - 2)).astype(np.uint8)
+        image = (50.0 + 100.0 * labels + rng.normal(0, 10, SHAPE_3D)).astype(np.float32)
+        for arr, path in ((image, root / "imagesTr" / f"tube_{i:03d}_0000.nii.gz"),
+                          (labels, root / "labelsTr" / f"tube_{i:03d}.nii.gz")):
+            sitk.WriteImage(sitk.GetImageFromArray(arr), str(path))
+    dataset_json = {
+        "channel_names": {"0": "intensity"},
+        "labels": {"background": 0, "ring": 1},
+        "numTraining": num_cases,
+        "file_ending": ".nii.gz",
+        "topology": {"connectivity": "full", "labels": {"ring": {"betti": [1, 1], "match": True, "per_slice": True}}},
+    }
+    (root / "dataset.json").write_text(json.dumps(dataset_json, indent=1))
+    return name
