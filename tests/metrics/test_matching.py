@@ -106,3 +106,22 @@ def test_empty_masks(shapes):
     assert betti_matching_errors(empty, empty) == (0, 0)
     assert betti_matching_errors(empty, shapes["ring"]) == (1, 1)  # missing component and loop
     assert betti_matching_errors(shapes["two_blobs"], empty) == (2, 0)
+
+
+def test_flip_invariance(shared_data):
+    """Betti errors never depend on orientation. The Betti-matching error of binary masks can: where
+    one component of the union holds pieces of several components, ties are broken by C order (see
+    docs/evaluation.md). On splits, isolated islands and filled holes it does not."""
+    from scipy import ndimage
+
+    from nnunet_topo.metrics import betti_errors
+
+    flips = (np.flipud, np.fliplr, np.transpose, lambda a: np.rot90(a, 2))
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        g = ndimage.binary_opening(rng.random((21, 30)) > 0.45)
+        p = ndimage.binary_opening(rng.random((21, 30)) > 0.45)
+        assert {betti_errors(f(p), f(g)) for f in flips} == {betti_errors(p, g)}
+    for gt in _drive_crops(shared_data, 3):
+        pred = _perturb(gt, rng)
+        assert {betti_matching_errors(f(pred), f(gt)) for f in flips} == {betti_matching_errors(pred, gt)}
