@@ -145,9 +145,9 @@ def label_metrics(
     out.update(FP=fp, TP=tp, FN=fn, TN=tn, n_pred=fp + tp, n_ref=fn + tp)
     p = pred & use
     r = ref & use
-    out["clDice"] = cldice(p, r)
-
     per_slice = options.per_slice and p.ndim == 3
+    out["clDice"] = cldice(p, r, per_slice=per_slice)
+
     topo_ndim = 2 if per_slice else p.ndim
     prior = options.prior
     if prior is not None and len(prior) != topo_ndim:

@@ -23,19 +23,30 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
     return np.asarray(skeletonize(mask), dtype=bool)
 
 
-def cldice(pred: np.ndarray, target: np.ndarray) -> float:
+def cldice(pred: np.ndarray, target: np.ndarray, *, per_slice: bool = False) -> float:
     """clDice of two binary masks of the same 2D ``(H, W)`` or 3D ``(D, H, W)`` shape.
+
+    Args:
+        pred, target: binary masks (bool or 0/1), C order.
+        per_slice: for 3D masks of 2D-sliced anatomy: skeletons of every 2D slice ``[z]`` (pooled
+            over slices) instead of the 3D skeleton.
 
     Returns:
         float in [0, 1]; NaN when both masks are empty; 0.0 when exactly one is empty (the one
         defined ratio is 0).
     """
     p, t = check_pair(pred, target)
+    if per_slice and p.ndim != 3:
+        raise ValueError(f"cldice: per_slice needs 3D (D, H, W) masks, got shape {p.shape}")
     if not p.any() and not t.any():
         return float("nan")
     if not p.any() or not t.any():
         return 0.0
-    sp, st = skeleton(p), skeleton(t)
+    if per_slice:
+        sp = np.stack([skeleton(z) for z in p])
+        st = np.stack([skeleton(z) for z in t])
+    else:
+        sp, st = skeleton(p), skeleton(t)
     tprec = np.count_nonzero(sp & t) / max(np.count_nonzero(sp), 1)
     tsens = np.count_nonzero(st & p) / max(np.count_nonzero(st), 1)
     if tprec + tsens == 0:
@@ -46,5 +57,11 @@ def cldice(pred: np.ndarray, target: np.ndarray) -> float:
 class ClDiceMetric(CumulativeMetric):
     """Accumulating clDice: ``ClDiceMetric()(pred, target)`` returns :func:`cldice`."""
 
+    def __init__(self, *, per_slice: bool = False) -> None:
+        super().__init__()
+        if not isinstance(per_slice, bool):
+            raise TypeError(f"per_slice: expected True or False, got {per_slice!r}")
+        self.per_slice = per_slice
+
     def _compute(self, pred: np.ndarray, target: np.ndarray) -> float:
-        return cldice(pred, target)
+        return cldice(pred, target, per_slice=self.per_slice)

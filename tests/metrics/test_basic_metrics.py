@@ -47,6 +47,11 @@ def test_cldice_lines_2d_and_3d():
     pred3 = np.zeros_like(gt3)
     pred3[2, 2, 3:13] = True
     assert cldice(pred3, gt3) == pytest.approx(2 / 3)
+    # per slice: a stack of the 2D lines gives the 2D value; a 1-voxel 3D line lies in one slice
+    assert cldice(np.stack([pred, pred]), np.stack([gt, gt]), per_slice=True) == pytest.approx(2 / 3)
+    assert cldice(pred3, gt3, per_slice=True) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="per_slice"):
+        cldice(pred, gt, per_slice=True)
     assert cldice(np.zeros_like(gt), gt) == 0.0
     assert math.isnan(cldice(np.zeros_like(gt), np.zeros_like(gt)))
 
