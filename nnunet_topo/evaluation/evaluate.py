@@ -132,19 +132,20 @@ def label_metrics(
     Returns:
         ``(metrics, error_map_or_None)``; the keys are :func:`metric_keys`.
     """
-    use = np.ones(ref.shape, dtype=bool) if ignore is None else ~ignore
-    tp = int(np.count_nonzero(ref & pred & use))
-    fp = int(np.count_nonzero(~ref & pred & use))
-    fn = int(np.count_nonzero(ref & ~pred & use))
-    tn = int(np.count_nonzero(~ref & ~pred & use))
+    if ignore is not None:
+        pred, ref = pred & ~ignore, ref & ~ignore
+    n_used = ref.size - (0 if ignore is None else int(np.count_nonzero(ignore)))
+    tp = int(np.count_nonzero(ref & pred))
+    n_pred, n_ref = int(np.count_nonzero(pred)), int(np.count_nonzero(ref))
+    fp, fn = n_pred - tp, n_ref - tp
+    tn = n_used - tp - fp - fn
     out: dict[str, float] = {}
     if tp + fp + fn == 0:
         out["Dice"], out["IoU"] = math.nan, math.nan
     else:
         out["Dice"], out["IoU"] = 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
-    out.update(FP=fp, TP=tp, FN=fn, TN=tn, n_pred=fp + tp, n_ref=fn + tp)
-    p = pred & use
-    r = ref & use
+    out.update(FP=fp, TP=tp, FN=fn, TN=tn, n_pred=n_pred, n_ref=n_ref)
+    p, r = pred, ref
     per_slice = options.per_slice and p.ndim == 3
     out["clDice"] = cldice(p, r, per_slice=per_slice)
 
@@ -223,7 +224,10 @@ def evaluate_case(
     ref_seg, ref_props = read_segmentation(reader_writer, gt_path)
     pred_seg, pred_props = read_segmentation(reader_writer, pred_path)
     check_same_geometry(case, ref_seg, ref_props, pred_seg, pred_props)
+    contiguous = labels.all_values == frozenset(range(max(labels.all_values) + 1))
     for name, seg in (("prediction", pred_seg), ("ground truth", ref_seg)):
+        if contiguous and seg.dtype.kind == "u" and int(seg.max()) <= max(labels.all_values):
+            continue  # values 0..K, all declared
         unknown = sorted(set(_values(seg)) - set(labels.all_values))
         if unknown:
             raise ValueError(f"case {case!r}: {name} contains label values {unknown} that dataset.json does not "
