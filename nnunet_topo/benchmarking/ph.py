@@ -4,7 +4,8 @@ For every input kind (smooth random field, vessel-like map, near-binary map like
 output) and size, it times, single-threaded and with critical cells:
 
 * ours (``persistence(..., backend="fast")``) for dims ``0`` and ``d - 1`` (union-find only) and,
-  in 3D, for all dims (dim 1 delegated, see docs/topology.md);
+  in 3D, for all dims (dim 1 delegated to cripser, as ``"auto"`` does) and for all dims with dim 1
+  by our own reduction (the fallback without cripser);
 * gudhi (``CubicalComplex(top_dimensional_cells=-p)`` + ``cofaces_of_persistence_pairs``), all dims;
 * cripser (``computePH_T(-p)``, T-construction, with locations), all dims.
 
@@ -95,6 +96,8 @@ def _method(name: str, image: np.ndarray) -> Callable[[], Any] | None:
         return _ours(image, (0, ndim - 1))
     if name == "ours all dims":
         return _ours(image, tuple(range(ndim)))
+    if name == "ours all dims, own dim 1":
+        return _ours_own_loops(image)
     if name.startswith("cripser"):
         return _cripser(image)
     if name.startswith("gudhi"):
@@ -106,6 +109,14 @@ def _ours(image: np.ndarray, dims: tuple[int, ...]) -> Callable[[], Any]:
     from nnunet_topo.topology import persistence
 
     return lambda: persistence(image, dims=dims, connectivity="full", backend="fast")
+
+
+def _ours_own_loops(image: np.ndarray) -> Callable[[], Any]:
+    """All dims of a 3D image with dimension 1 by our own reduction instead of cripser."""
+    from nnunet_topo.topology._fast_backend import fast_diagrams
+    from nnunet_topo.topology._validation import check_image
+
+    return lambda: fast_diagrams(check_image(image), (0, 1, 2), "full", loops="ours")
 
 
 def _gudhi(image: np.ndarray) -> Callable[[], Any]:
@@ -147,8 +158,8 @@ def jit_compile_seconds() -> float | None:
     return float(proc.stdout.strip().splitlines()[-1])
 
 
-def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: bool, memory: bool = True,
-        progress: bool = True) -> dict:
+def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: tuple[str, ...] = ("cripser", "gudhi"),
+        memory: str = "ours", peer_repeats: int | None = None, progress: bool = True) -> dict:
     """Time every (kind, size, method); returns the JSON payload (without machine info)."""
     from tqdm import tqdm
 
@@ -158,17 +169,30 @@ def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: boo
         image = INPUT_KINDS[kind](shape, seed=0)
         ndim = len(shape)
         top = (0, ndim - 1)
-        names = [f"ours dims 0,{ndim - 1}"] + (["ours all dims"] if ndim == 3 else [])
-        if peers:
-            names += ["cripser all dims", "gudhi all dims"]
+        names = [f"ours dims 0,{ndim - 1}"]
+        if ndim == 3:
+            names += ["ours all dims", "ours all dims, own dim 1"]
+        names += [f"{peer} all dims" for peer in peers]
         for name in names:
             fn = _method(name, image)
             if fn is None:
                 continue
-            t = time_call(fn, repeats=repeats, warmup=1)
-            peak = peak_extra_bytes(kind, shape, name) if memory else None
+            cpu: list[float] = []
+
+            def timed(fn=fn, cpu=cpu):
+                c0 = time.process_time()
+                out = fn()
+                cpu.append(time.process_time() - c0)
+                return out
+
+            is_peer = not name.startswith("ours")
+            n_rep = peer_repeats if (is_peer and peer_repeats) else repeats
+            t = time_call(timed, repeats=n_rep, warmup=1)
+            measure = memory == "all" or (memory == "ours" and not is_peer)
+            peak = peak_extra_bytes(kind, shape, name) if measure else None
             rows.append({
                 "kind": kind, "shape": list(shape), "voxels": int(np.prod(shape)), "method": name, **t,
+                "cpu_median_s": float(np.median(cpu[1:])),
                 "peak_extra_bytes": peak,
                 "peak_extra_bytes_per_voxel": None if peak is None else peak / float(np.prod(shape)),
             })
@@ -180,12 +204,13 @@ def run(sizes: list[tuple[int, ...]], kinds: list[str], repeats: int, peers: boo
         ours = [r for r in rows if r["kind"] == row["kind"] and r["shape"] == row["shape"] and r["method"] == ours_name]
         if ours:
             row["ratio_to_ours"] = row["median_s"] / ours[0]["median_s"]
+            row["cpu_ratio_to_ours"] = row["cpu_median_s"] / ours[0]["cpu_median_s"]
     return {"rows": rows}
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| input | size | method | median | first call | peak extra B/voxel | peer / ours |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| input | size | method | median (wall) | median (CPU) | first call | peak extra B/voxel | peer / ours |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         size = "x".join(str(s) for s in r["shape"])
         med = r["median_s"]
@@ -195,8 +220,10 @@ def _table(rows: list[dict]) -> str:
         per = r.get("peak_extra_bytes_per_voxel")
         per_s = "n/a" if per is None else f"{per:.1f}"
         ratio = r.get("ratio_to_ours")
-        ratio_s = "" if ratio is None else f"{ratio:.1f}x"
-        lines.append(f"| {r['kind']} | {size} | {r['method']} | {med_s} | {first_s} | {per_s} | {ratio_s} |")
+        ratio_s = "" if ratio is None else f"{ratio:.1f}x (CPU {r['cpu_ratio_to_ours']:.1f}x)"
+        cpu = r["cpu_median_s"]
+        cpu_s = f"{cpu * 1e3:.1f} ms" if cpu < 1 else f"{cpu:.2f} s"
+        lines.append(f"| {r['kind']} | {size} | {r['method']} | {med_s} | {cpu_s} | {first_s} | {per_s} | {ratio_s} |")
     return "\n".join(lines)
 
 
@@ -212,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="input kinds (default: all)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per method (default 5)")
     parser.add_argument("--quick", action="store_true", help=f"tiny sizes {QUICK_SIZES}, 1 repeat (smoke test)")
-    parser.add_argument("--no-peers", action="store_true", help="time only ours")
+    parser.add_argument("--peers", nargs="*", choices=("cripser", "gudhi"), default=["cripser", "gudhi"],
+                        help="peers to time (default: cripser gudhi; none: only ours)")
+    parser.add_argument("--peer-repeats", type=int, default=None,
+                        help="timed calls per peer (default: --repeats); gudhi takes seconds at 3D sizes")
     parser.add_argument("--no-jit", action="store_true", help="skip the fresh-process JIT compilation measurement")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements (subprocesses)")
+    parser.add_argument("--memory", choices=("ours", "all", "none"), default="ours",
+                        help="whose peak memory to measure, each in a fresh subprocess (default: ours)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats: expected a positive integer, got {args.repeats}")
@@ -222,12 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or [_parse_size(s) for s in (QUICK_SIZES if args.quick else DEFAULT_SIZES)]
     repeats = 1 if args.quick else args.repeats
     t0 = time.perf_counter()
-    payload = run(sizes, args.kinds, repeats, peers=not args.no_peers, memory=not args.no_memory)
+    payload = run(sizes, args.kinds, repeats, peers=tuple(args.peers), memory=args.memory,
+                  peer_repeats=1 if args.quick else args.peer_repeats)
     payload = {
         "benchmark": "ph",
         "command": "nnunet-topo bench ph " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": {"sizes": [list(s) for s in sizes], "kinds": args.kinds, "repeats": repeats,
-                     "connectivity": "full", "threads": 1},
+                     "connectivity": "full", "threads": 1, "memory": args.memory,
+                     "peers": args.peers, "peer_repeats": args.peer_repeats or repeats},
         "jit_compile_s": None if args.no_jit else jit_compile_seconds(),
         "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "wall_s": time.perf_counter() - t0,

@@ -4,7 +4,8 @@
   linear-time radix sort shared by both passes.
 * Dimension 1 of a 3D image: delegated to cripser (CubicalRipser's reduction; ``computePH_T`` for the
   T-construction, ``computePH`` for the V-construction), which names the same C-order cells as
-  gudhi. Only this case needs cripser.
+  gudhi, because it was the fastest in our benchmark. Without cripser: our own reduction
+  (``_loops3d``, T-construction) or gudhi (V-construction).
 
 Diagrams equal gudhi's (multisets of ``(birth, death)``, zero-persistence pairs left out); critical
 cells carry exactly the birth/death values, and are the cells gudhi names whenever values are
@@ -20,6 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from ._gudhi_backend import sort_bars
+from ._loops3d import loops_3d_full
 from ._types import Diagram
 from ._union_find import (
     connectivity_bits,
@@ -121,13 +123,16 @@ def _cripser_dim1(image: np.ndarray, connectivity: str) -> tuple[np.ndarray, np.
 
 
 def fast_diagrams(
-    image: np.ndarray, dims: tuple[int, ...], connectivity: str
+    image: np.ndarray, dims: tuple[int, ...], connectivity: str, *, loops: str = "auto"
 ) -> tuple[dict[int, Diagram], str]:
     """Diagrams of the superlevel filtration of a validated float64 C-contiguous 2D/3D ``image``.
 
-    Returns the diagrams and the backend's name: ``"fast"``, or ``"fast+cripser"`` /
-    ``"fast+gudhi"`` when dimension 1 of a 3D image was delegated (gudhi only when cripser is not
-    installed).
+    ``loops`` picks the method for dimension 1 of a 3D image: ``"cripser"``, ``"ours"`` (our
+    reduction, T-construction only), ``"gudhi"``, or ``"auto"``: cripser when installed (fastest in
+    docs/benchmarks.md), else ours for ``"full"`` and gudhi for ``"face"``.
+
+    Returns the diagrams and the backend's name: ``"fast"`` when everything ran here, or
+    ``"fast+cripser"`` / ``"fast+gudhi"`` when dimension 1 of a 3D image was delegated.
     """
     name = "fast"
     shape = image.shape
@@ -137,20 +142,33 @@ def fast_diagrams(
     full = connectivity == "full"
     out: dict[int, Diagram] = {}
     top = ndim - 1
-    if 0 in dims or top in dims:
+    if loops == "auto":
+        loops = "cripser" if _cripser_modules() is not None else ("ours" if full else "gudhi")
+    if loops not in ("cripser", "ours", "gudhi"):
+        raise ValueError(f"loops: expected 'auto', 'cripser', 'ours' or 'gudhi', got {loops!r}")
+    if loops == "ours" and not full:
+        raise ValueError("loops='ours': expected connectivity 'full' (T-construction), got 'face'")
+    own_loops = ndim == 3 and 1 in dims and loops == "ours"
+    if 0 in dims or top in dims or own_loops:
         order = radix_argsort_decreasing(values)
         pos = inverse_permutation(order)
-        offsets = neighbour_offsets(ndim)
-        masks = neighbour_masks(shape3, pos, offsets)
-        if 0 in dims:
-            b, d, ess = dim0_pairs(values, shape3, order, pos, masks, offsets, connectivity_bits(offsets, full))
-            out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
-        if top in dims:
-            b, d = top_dim_pairs(values, shape3, order, pos, masks, offsets, connectivity_bits(offsets, not full))
-            out[top] = make_diagram(top, values, shape, b, d)
-        del order, pos, masks
-    if ndim == 3 and 1 in dims:
-        if _cripser_modules() is not None:
+        if 0 in dims or top in dims:
+            offsets = neighbour_offsets(ndim)
+            masks = neighbour_masks(shape3, pos, offsets)
+            if 0 in dims:
+                b, d, ess = dim0_pairs(values, shape3, order, pos, masks, offsets, connectivity_bits(offsets, full))
+                out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
+            if top in dims:
+                b, d = top_dim_pairs(values, shape3, order, pos, masks, offsets,
+                                     connectivity_bits(offsets, not full))
+                out[top] = make_diagram(top, values, shape, b, d)
+            del masks
+        if own_loops:
+            b, d = loops_3d_full(values, shape3, order, pos)
+            out[1] = make_diagram(1, values, shape, b, d)
+        del order, pos
+    if ndim == 3 and 1 in dims and not own_loops:
+        if loops == "cripser":
             b, d = _cripser_dim1(image, connectivity)
             name = "fast+cripser"
         else:

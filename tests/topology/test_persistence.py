@@ -207,3 +207,35 @@ def test_fast_bar_sort_matches_reference_order():
         want = np.lexsort((death_idx, birth_idx, -pers))
         assert np.array_equal(sort_bars(births, deaths, birth_idx, death_idx, essential), want)
         assert np.array_equal(sort_bars_fast(births, deaths, birth_idx, death_idx, essential), want)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_own_3d_loop_reduction_equals_gudhi(kind):
+    """Dimension 1 of 3D images by our reduction (the fallback without cripser), T-construction."""
+    from nnunet_topo.topology._fast_backend import fast_diagrams
+
+    rng = np.random.default_rng([7, KINDS.index(kind)])
+    for _ in range(40):
+        image = np.ascontiguousarray(random_input(rng, kind, 3), dtype=np.float64)
+        ours, name = fast_diagrams(image, (0, 1, 2), "full", loops="ours")
+        assert name == "fast"
+        ref = persistence(image, backend="gudhi")
+        for k in (0, 1, 2):
+            assert _multiset(ours[k]) == _multiset(ref[k]), (k, image.shape)
+            check_diagram_invariants(image, ours[k])
+            if kind in TIE_FREE:
+                assert np.array_equal(ours[k].birth_cells, ref[k].birth_cells)
+                assert np.array_equal(ours[k].death_cells, ref[k].death_cells)
+
+
+def test_loop_method_options():
+    from nnunet_topo.topology._fast_backend import fast_diagrams
+
+    image = np.random.default_rng(0).random((4, 5, 6))
+    with pytest.raises(ValueError, match="expected connectivity 'full'"):
+        fast_diagrams(image, (1,), "face", loops="ours")
+    with pytest.raises(ValueError, match="loops: expected"):
+        fast_diagrams(image, (1,), "full", loops="fast")
+    via_gudhi, name = fast_diagrams(image, (1,), "face", loops="gudhi")
+    assert name == "fast+gudhi"
+    assert _multiset(via_gudhi[1]) == _multiset(persistence(image, connectivity="face", backend="gudhi")[1])
