@@ -170,6 +170,7 @@ def time_costs(data_root: Path, plans: dict[str, Any], losses: dict[str, Callabl
         "network": cm.network_arch_class_name,
         "torch_threads": torch.get_num_threads(),
     }
+    print(f"cost: baseline nnU-Net iteration, batch {batch}, patch {patch} ...", file=sys.stderr, flush=True)
     result["baseline_iteration"] = time_call(train_iteration, repeats=repeats, warmup=1)
     base_s = result["baseline_iteration"]["median_s"]
 
@@ -181,6 +182,7 @@ def time_costs(data_root: Path, plans: dict[str, Any], losses: dict[str, Callabl
     rows: dict[str, Any] = {}
     for kind, logits0 in inputs.items():
         for name, factory in {"dice_ce": lambda: dc_ce, **losses}.items():
+            print(f"cost: {name} on {kind} logits ...", file=sys.stderr, flush=True)
             fn = factory()
             logits = logits0.clone().requires_grad_(True)
 

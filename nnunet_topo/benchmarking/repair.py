@@ -168,6 +168,8 @@ def run_case(case, loss_name: str, *, steps: int, lr: float, fidelity: float, am
     return {
         "case": case.name,
         "loss": loss_name,
+        # "gap+blob" (vessels), "break", "puncture" or "break+puncture" (myocardium rings)
+        "damage": "+".join(dict.fromkeys(case.perturbations)),
         "start_error": err0,
         "start_dice": dice(z0_np >= 0, case.target),
         "repaired_at": repaired_at,
@@ -191,11 +193,12 @@ def summarise(records: list[dict[str, Any]], steps: int) -> dict[str, Any]:
     rep = [r["repaired_at"] for r in records if r["repaired_at"] is not None]
     curve = [sum(1 for s in rep if s <= k) / n for k in range(steps + 1)]
     by_source: dict[str, Any] = {}
+    by_damage: dict[str, Any] = {}
     for r in records:
-        src = r["case"].split("/")[0]
-        d = by_source.setdefault(src, {"cases": 0, "repaired": 0})
-        d["cases"] += 1
-        d["repaired"] += r["repaired_at"] is not None
+        for table, key in ((by_source, r["case"].split("/")[0]), (by_damage, r.get("damage", "?"))):
+            d = table.setdefault(key, {"cases": 0, "repaired": 0})
+            d["cases"] += 1
+            d["repaired"] += r["repaired_at"] is not None
     return {
         "cases": n,
         "repaired": len(rep),
@@ -217,6 +220,7 @@ def summarise(records: list[dict[str, Any]], steps: int) -> dict[str, Any]:
             sum(r["grad_nonzero_on_fix"] for r in records) / max(1, sum(r["grad_nonzero_pixels"] for r in records))),
         "median_seconds_per_step": float(statistics.median(r["seconds"] / r["steps_run"] for r in records)),
         "by_source": by_source,
+        "by_damage": by_damage,
         "repaired_fraction_by_step": curve,
     }
 
@@ -277,6 +281,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                     help="weight of mean((z - z0)^2), identical for every loss")
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     ap.add_argument("--plot", metavar="PNG", help="also write the repair/gradient-density figure here")
+    ap.add_argument("--cost-only", action="store_true", help="only the cost part (no repair runs)")
     ap.add_argument("--no-cost", action="store_true", help="skip the cost part (planning + timings)")
     ap.add_argument("--data-root", help="real data root (default: ../shared/data beside the checkout)")
     return ap.parse_args(argv)
@@ -328,28 +333,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nnunet-topo bench repair: {exc}", file=sys.stderr)
         return 2
 
+    if args.cost_only and args.no_cost:
+        print("nnunet-topo bench repair: --cost-only and --no-cost exclude each other", file=sys.stderr)
+        return 2
     torch.set_num_threads(1)
     records: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    with tqdm(total=len(names) * len(corpus), desc="repair", unit="run") as bar:
-        for i, case in enumerate(corpus):
+    with tqdm(total=0 if args.cost_only else len(names) * len(corpus), desc="repair", unit="run") as bar:
+        for i, case in enumerate([] if args.cost_only else corpus):
             for name in names:
                 bar.set_postfix_str(f"{name} {case.name[:30]}")
                 records[name].append(run_case(case, name, steps=steps, lr=args.lr, fidelity=args.fidelity,
                                               amplitude=DEFAULTS["amplitude"], seed=args.seed + i))
                 bar.update()
-    summary = {n: summarise(records[n], steps) for n in names}
-
-    cost: dict[str, Any] | None = None
-    if not args.no_cost:
-        from ._repair_cost import plan_drive_2d, time_costs
-
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
-        print("cost: planning DRIVE with nnU-Net ...", file=sys.stderr)
-        plans = plan_drive_2d(root)
-        # BettiPriorLoss is timed with the prior "one connected tree, no loops" (1, 0)
-        factories = {n: (lambda n=n: build_loss(n, (1, 0))) for n in names}
-        cost = time_costs(root, plans, factories, repeats=2 if args.quick else 3,
-                          patch_override=(256, 256) if args.quick else None)
+    summary = {} if args.cost_only else {n: summarise(records[n], steps) for n in names}
 
     payload = {
         "benchmark": "repair",
@@ -361,15 +357,29 @@ def main(argv: list[str] | None = None) -> int:
         "losses": {n: LOSSES[n][1] for n in names},
         "unavailable_losses": {n: why for n, why in avail.items() if why},
         "corpus": [{"name": c.name, "perturbations": list(c.perturbations), "betti_target": list(c.betti_target),
-                    "betti_perturbed": list(c.betti_perturbed), "shape": list(c.target.shape)} for c in corpus],
+                    "betti_perturbed": list(c.betti_perturbed), "shape": list(c.target.shape)}
+                   for c in ([] if args.cost_only else corpus)],
         "summary": summary,
-        "cost": cost,
+        "cost": None if args.no_cost else "not finished",
         "records": records,
     }
+    if args.json and not args.no_cost and not args.cost_only:
+        write_json(payload, args.json)  # the repair part is kept even if the cost part fails
+
+    if not args.no_cost:
+        from ._repair_cost import plan_drive_2d, time_costs
+
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        print("cost: planning DRIVE with nnU-Net ...", file=sys.stderr)
+        plans = plan_drive_2d(root)
+        # BettiPriorLoss is timed with the prior "one connected tree, no loops" (1, 0)
+        factories = {n: (lambda n=n: build_loss(n, (1, 0))) for n in names}
+        payload["cost"] = time_costs(root, plans, factories, repeats=2 if args.quick else 3,
+                                     patch_override=(256, 256) if args.quick else None)
     write_json(payload, args.json)
-    if args.plot:
+    if args.plot and summary:
         plot_repair(payload, args.plot)
-    for n in names:
+    for n in summary:
         s = summary[n]
         print(f"{n:15s} repaired {s['repaired']}/{s['cases']}  median steps {s['median_steps_to_repair']}  "
               f"median Dice {s['median_final_dice']:.3f}  grad px/wrong feature "
