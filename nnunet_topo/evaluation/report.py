@@ -149,35 +149,49 @@ def _case_figure(case: str, ref: np.ndarray, pred: np.ndarray, image: np.ndarray
         image = image[box] if image is not None and image.shape == anything.shape else image
         if probs is not None and probs.shape[1:] == anything.shape:
             probs = probs[(slice(None),) + box]
-    ncols = 4
-    fig, axes = plt.subplots(1, ncols, figsize=(3.4 * ncols, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(14.5, 4.2), gridspec_kw={"width_ratios": [1, 1, 1.7, 1.15]})
+    # agreement composite: both (grey), ground truth only (green), prediction only (yellow)
+    rgb = np.zeros(r.shape + (3,), dtype=np.float32)
+    rgb[r & p] = (0.55, 0.55, 0.55)
+    rgb[r & ~p] = (0.15, 0.7, 0.15)
+    rgb[~r & p] = (0.8, 0.7, 0.1)
     if image is not None:
-        for ax in axes[:3]:
-            ax.imshow(image, cmap="gray", interpolation="nearest")
-    else:  # no image: masks in white; the error panel shows agreement (grey), misses (green), extras (yellow)
+        lo, hi = np.percentile(image, (1, 99))
+        grey = np.clip((image - lo) / (hi - lo + 1e-9), 0, 1)[..., None]
+        axes[0].imshow(grey[..., 0], cmap="gray", interpolation="nearest")
+        axes[1].imshow(grey[..., 0], cmap="gray", interpolation="nearest")
+        axes[0].contour(r, levels=[0.5], colors="#33dd33", linewidths=0.7)
+        axes[1].contour(p, levels=[0.5], colors="#ffcc00", linewidths=0.7)
+        mixed = np.where((r | p)[..., None], 0.35 * grey + 0.65 * rgb, 0.45 * grey)
+        axes[2].imshow(mixed, interpolation="nearest")
+    else:
         axes[0].imshow(r, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         axes[1].imshow(p, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        rgb = np.zeros(r.shape + (3,), dtype=np.float32)
-        rgb[r & p] = (0.45, 0.45, 0.45)
-        rgb[r & ~p] = (0.1, 0.55, 0.1)
-        rgb[~r & p] = (0.6, 0.55, 0.1)
         axes[2].imshow(rgb, interpolation="nearest")
     for ax in axes[:3]:
         ax.set_axis_off()
-    axes[0].contour(r, levels=[0.5], colors="#33dd33", linewidths=0.8)
     axes[0].set_title("ground truth", fontsize=9)
-    axes[1].contour(p, levels=[0.5], colors="#ffcc00", linewidths=0.8)
     axes[1].set_title("prediction", fontsize=9)
     if emap is not None and emap.any():
+        from matplotlib.patches import Circle
+        from scipy import ndimage
+
         cmap = ListedColormap([ERROR_COLOURS[c] for c in sorted(ERROR_COLOURS)])
-        shown = np.ma.masked_equal(emap, 0)
-        axes[2].imshow(shown, cmap=cmap, vmin=0.5, vmax=6.5, alpha=0.75, interpolation="nearest")
+        axes[2].imshow(np.ma.masked_equal(emap, 0), cmap=cmap, vmin=0.5, vmax=6.5, alpha=0.85,
+                       interpolation="nearest")
+        # ring every error region so that small ones are seen at a glance
+        floor = 0.025 * max(emap.shape)
+        for code in (int(c) for c in np.unique(emap) if c):
+            lab, n = ndimage.label(emap == code)
+            for sl in ndimage.find_objects(lab):
+                cy = (sl[0].start + sl[0].stop - 1) / 2
+                cx = (sl[1].start + sl[1].stop - 1) / 2
+                rad = max(floor, 0.6 * max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start))
+                axes[2].add_patch(Circle((cx, cy), rad, fill=False, lw=1.3, color=ERROR_COLOURS[code]))
         present = sorted(int(c) for c in np.unique(emap) if c)
         axes[2].legend(handles=[Patch(color=ERROR_COLOURS[c], label=ERROR_CODES[c]) for c in present],
-                       loc="lower left", fontsize=6, framealpha=0.8)
-    axes[2].contour(r, levels=[0.5], colors="#33dd33", linewidths=0.5)
-    axes[2].contour(p, levels=[0.5], colors="#ffcc00", linewidths=0.5, linestyles="dashed")
-    axes[2].set_title("topological errors (green: GT, yellow: pred)", fontsize=9)
+                       loc="lower left", fontsize=7, framealpha=0.85)
+    axes[2].set_title("topological errors (grey: both, green: GT only, yellow: prediction only)", fontsize=9)
     ax = axes[3]
     # nnU-Net's probabilities: one channel per label value (softmax) or per region, in order (sigmoid)
     channel = item_index if labels.has_regions else int(item)
