@@ -17,10 +17,12 @@ How each dimension is computed:
 * dimension 1 of 3D images: our own boundary-matrix reduction of the cubical complex
   (``_matching_reduction``, image persistence with clearing), slower than the union-find paths.
 
-Ties (plateaus) are broken by the flat C-order index (earlier index enters first), the same rule in
-all three images; a cell enters ``C`` no later than ``P`` or ``G``. Bars and image bars of zero
-length (equal birth and death values) are no features and are left out. The essential
-dimension-0 bars of ``P`` and ``G`` both go to the essential bar of ``C`` and are always matched.
+Tie rule (docs/topology.md, "Betti matching"): cells enter by value, ties by flat C-order index,
+the same rule in all three images, and a cell enters ``C`` no later than ``P`` or ``G``; a cell
+joining several components joins them oldest first; 3D loops born (dying) at one voxel are matched
+longest first. The result does not depend on flips or transposes of the arrays. Bars and image bars
+of zero length are no features and are left out. The essential dimension-0 bars of ``P`` and ``G``
+both go to the essential bar of ``C`` and are always matched.
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ._matching_types import BettiMatchingResult, DimensionMatching
-from ._types import Diagram
 from ._matching_union_find import NO_KEY
+from ._types import Diagram
 from ._validation import check_connectivity, check_dims, check_image
 
 __all__ = ["betti_matching", "betti_matching_batch", "BettiMatchingResult", "DimensionMatching"]
