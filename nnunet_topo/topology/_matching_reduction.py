@@ -151,7 +151,13 @@ def _reduce(col_order, skip, boundary_rows):
             if r >= 0:
                 work[m] = r
                 m += 1
-        work[:m].sort()
+        for a in range(1, m):  # insertion sort of the (at most 4) rows
+            x = work[a]
+            b = a - 1
+            while b >= 0 and work[b] > x:
+                work[b + 1] = work[b]
+                b -= 1
+            work[b + 1] = x
         while m > 0:
             low = work[m - 1]
             o = owner[low]
@@ -209,13 +215,16 @@ class _Ordered:
     """One image's cell keys, square order, positive squares and edge rows on a complex."""
 
     def __init__(self, cx: CellComplex3D, rank: np.ndarray) -> None:
+        from ._union_find import radix_argsort_ascending_uint64
+
         self.keys = _grid_keys(rank, cx.full).ravel()
         edges, squares = cx.edges, cx.squares
-        self.edge_of_row = edges[np.lexsort((edges, self.keys[edges]))]
+        # (key, grid index) order: cells are listed by grid index, so a stable sort by key suffices
+        self.edge_of_row = edges[radix_argsort_ascending_uint64(self.keys[edges].astype(np.uint64))]
         row = np.empty(cx.size, dtype=np.int64)
         row[self.edge_of_row] = np.arange(len(edges), dtype=np.int64)
         self.boundary_rows = row[squares[:, None] + cx.square_boundary_offsets]
-        self.square_order = np.lexsort((squares, self.keys[squares]))
+        self.square_order = radix_argsort_ascending_uint64(self.keys[squares].astype(np.uint64)).astype(np.int64)
         self.positive = _positive_squares(self.square_order, cx.square_cofaces, cx.size)
 
 
