@@ -255,7 +255,10 @@ def _write_error_maps(folder: Path, case: str, maps, reader_writer, props, file_
 
 
 def _worker(args: tuple) -> dict[str, Any]:
-    return evaluate_case(*args[:6], **args[6])
+    try:
+        return evaluate_case(*args[:6], **args[6])
+    except (ValueError, TypeError) as exc:  # collected, so that one error message names every bad case
+        return {"case": args[0], "error": str(exc)}
 
 
 def _label_options(labels: LabelSet, spec: TopologySpec | None, per_slice: bool) -> list[LabelOptions]:
@@ -404,6 +407,13 @@ def evaluate_folder(
                       file_ending=file_ending)
         jobs = [(c, str(g), str(p), rw, labels, options, kwargs) for c, g, p in cases]
         results = _run(jobs, num_processes, progress)
+        failed = [r for r in results if "error" in r]
+        if failed:
+            shown = "; ".join(r["error"] for r in failed[:10])
+            more = f"; ... ({len(failed) - 10} more)" if len(failed) > 10 else ""
+            raise ValueError(f"{len(failed)} of {len(results)} case(s) could not be evaluated "
+                             f"({', '.join(r['case'] for r in failed[:10])}{', ...' if len(failed) > 10 else ''}): "
+                             f"{shown}{more}")
         if staging is not None:
             legend = {"connectivity": connectivity, "per_slice": {n: o.per_slice for n, o in zip(labels.names, options)},
                       "codes": {str(k): v for k, v in ERROR_CODES.items()}, "0": "no error",

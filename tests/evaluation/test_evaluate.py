@@ -203,8 +203,13 @@ def test_folder_errors(png_dataset, tmp_path):
         evaluate_folder(gt, pred, dj, output_file=None, progress=False)
     (pred / "stray.png").unlink()
     write_png(pred / "ring.png", np.zeros((20, 26), np.uint8))
-    with pytest.raises(ValueError, match=r"case 'ring'.*shape"):
-        evaluate_folder(gt, pred, dj, output_file=None, progress=False)
+    write_png(pred / "two_blobs.png", np.zeros((21, 27), np.uint8))
+    maps = tmp_path / "maps"
+    with pytest.raises(ValueError, match=r"2 of 5 case\(s\).*case 'ring'.*shape.*case 'two_blobs'.*shape"):
+        evaluate_folder(gt, pred, dj, output_file=tmp_path / "s.json", error_maps_dir=maps, progress=False)
+    assert not (tmp_path / "s.json").exists() and not maps.exists()  # nothing half-written
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".maps")]
+    write_png(pred / "two_blobs.png", analytic_cases()["two_blobs"][1])
     write_png(pred / "ring.png", ring() * 5)
     with pytest.raises(ValueError, match=r"case 'ring'.*\[5\]"):
         evaluate_folder(gt, pred, dj, output_file=None, progress=False)
