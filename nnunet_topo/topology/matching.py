@@ -77,6 +77,13 @@ class _Filtration:
         return r.reshape(shape)
 
 
+def _sort_bars(births, deaths, birth_idx, death_idx, essential) -> np.ndarray:
+    """The engine's bar order: persistence down (essential first), then birth, then death index."""
+    from ._fast_backend import sort_bars_fast
+
+    return sort_bars_fast(births, deaths, birth_idx, death_idx, essential)
+
+
 def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarray, death: np.ndarray,
              keys: np.ndarray) -> tuple[Diagram, np.ndarray]:
     """Diagram from flat birth/death cell indices (death -1: essential), zero-length bars dropped.
@@ -89,8 +96,7 @@ def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarr
     d_val = np.where(essential, -np.inf, flat[np.maximum(death, 0)])
     keep = essential | (b_val > d_val)
     birth, death, keys, essential, b_val, d_val = (a[keep] for a in (birth, death, keys, essential, b_val, d_val))
-    pers = np.where(essential, np.inf, b_val - d_val)
-    order = np.lexsort((death, birth, -pers))
+    order = _sort_bars(b_val, d_val, birth, death, essential)
     birth, death, keys, essential, b_val, d_val = (a[order] for a in (birth, death, keys, essential, b_val, d_val))
     ndim = len(shape)
     b_cells = np.stack(np.unravel_index(birth, shape), axis=1) if len(birth) else np.zeros((0, ndim), np.int64)
