@@ -19,6 +19,10 @@ of ``C`` and the rows in the order of ``P``; a pivot ``(edge sigma, square tau)`
 ``[P(sigma), C(tau))``, matched to the bar of ``P`` born at ``sigma`` and to the bar of ``C`` that dies
 at ``tau``. Columns of squares that are positive in ``C`` reduce to zero whatever the row order, so
 they are skipped ("clearing"); they are found by a union-find on the dual graph of the squares.
+
+:func:`loops` returns the barcodes of ``P`` and ``C`` and the image barcode with their voxels;
+``matching.py`` matches them voxel by voxel (bars sharing a birth or death voxel longest first), so
+the result does not depend on the order of the cells inside one voxel.
 """
 from __future__ import annotations
 
