@@ -9,7 +9,7 @@ from .betti import BettiErrorMetric, betti_errors, mask_betti_numbers
 from .cldice import ClDiceMetric, cldice, skeleton
 from .dice import DiceMetric, dice
 from .euler import EulerErrorMetric, euler_characteristic, euler_error
-from .matching import BettiMatchingErrorMetric, betti_matching_errors
+from .matching import BettiMatchingErrorMetric, betti_matching_errors, unmatched_mask_features
 from .slices import SliceTopologyMetric, slice_betti_numbers, slice_prior_agreement, slice_target_agreement
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "euler_error",
     "EulerErrorMetric",
     "betti_matching_errors",
+    "unmatched_mask_features",
     "BettiMatchingErrorMetric",
     "slice_betti_numbers",
     "slice_prior_agreement",
