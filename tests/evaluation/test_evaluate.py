@@ -183,6 +183,11 @@ def test_nifti_3d_per_slice_and_geometry(tmp_path):
     dj3 = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
     m3 = evaluate_folder(gt_dir, pred_dir, dj3, output_file=None, progress=False)["metric_per_case"][0]["metrics"]["1"]
     assert "Betti2_error" in m3 and "BettiMatching2_error" in m3
+    # --per-slice without a topology block: the same slice-wise errors, no prior
+    s2 = evaluate_folder(gt_dir, pred_dir, dj3, output_file=None, per_slice=True, progress=False)
+    m2 = s2["metric_per_case"][0]["metrics"]["1"]
+    assert s2["per_slice"] is True and "SliceTopology_prior" not in m2 and "Betti2_error" not in m2
+    assert (m2["Betti0_error"], m2["Betti1_error"], m2["BettiMatching_error"]) == (1, 1, 2)
 
 
 def test_parallel_equals_serial(png_dataset):
