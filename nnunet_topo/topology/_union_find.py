@@ -1,6 +1,6 @@
 """Union-find kernels of the fast backend (numba, ``nogil``): dimension 0 and, by duality, ``d - 1``.
 
-Shared with the Betti-matching code, so the kernels are plain functions on flat arrays:
+Plain functions on flat arrays, so that other modules (e.g. Betti matching) can reuse them:
 
 * ``values``: the image as a flat C-order float64 array; 2D images are treated as ``(1, H, W)``.
 * ``order``: int32 pixel indices sorted by **decreasing** value, ties by increasing C-order index
@@ -75,7 +75,9 @@ def _radix_argsort(keys):
         hist[1, (k >> np.uint64(16)) & np.uint64(0xFFFF)] += 1
         hist[2, (k >> np.uint64(32)) & np.uint64(0xFFFF)] += 1
         hist[3, (k >> np.uint64(48)) & np.uint64(0xFFFF)] += 1
-    src = np.arange(n).astype(np.int32)
+    src = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        src[i] = i
     dst = np.empty(n, dtype=np.int32)
     for d in range(4):
         constant = False
