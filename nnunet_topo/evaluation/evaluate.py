@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from nnunet_topo.metrics import cldice
-from nnunet_topo.metrics._common import check_connectivity
+from nnunet_topo.metrics._common import check_connectivity, check_pair
 from nnunet_topo.metrics.matching import unmatched_mask_features
 from nnunet_topo.topology import TopologySpec, betti_matching, betti_numbers
 
@@ -132,7 +132,12 @@ def label_metrics(
     Returns:
         ``(metrics, error_map_or_None)``; the keys are :func:`metric_keys`.
     """
+    pred, ref = check_pair(pred, ref)
+    connectivity = check_connectivity(connectivity)
     if ignore is not None:
+        ignore = np.asarray(ignore, dtype=bool)
+        if ignore.shape != ref.shape:
+            raise ValueError(f"ignore: expected a mask of shape {ref.shape}, got {ignore.shape}")
         pred, ref = pred & ~ignore, ref & ~ignore
     n_used = ref.size - (0 if ignore is None else int(np.count_nonzero(ignore)))
     tp = int(np.count_nonzero(ref & pred))
@@ -152,7 +157,11 @@ def label_metrics(
     topo_ndim = 2 if per_slice else p.ndim
     prior = options.prior
     if prior is not None and len(prior) != topo_ndim:
-        prior = None  # a 3D prior on a per-slice evaluation (or vice versa) says nothing here
+        raise ValueError(
+            f"Betti prior {tuple(prior)} has {len(prior)} numbers but the label's topology is evaluated in "
+            f"{topo_ndim}D ({'per 2D slice' if per_slice else f'shape {p.shape}'}); give a prior of "
+            f"{topo_ndim} numbers, or set 'per_slice' in the topology block / pass --per-slice for 2D priors "
+            "of 3D volumes")
     emap = np.zeros(p.shape, dtype=np.uint8) if (want_map and options.match) else None
     if per_slice:
         berr = np.zeros(2, dtype=np.float64)

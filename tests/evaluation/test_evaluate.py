@@ -183,6 +183,10 @@ def test_nifti_3d_per_slice_and_geometry(tmp_path):
     dj3 = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
     m3 = evaluate_folder(gt_dir, pred_dir, dj3, output_file=None, progress=False)["metric_per_case"][0]["metrics"]["1"]
     assert "Betti2_error" in m3 and "BettiMatching2_error" in m3
+    # a 2D prior on a whole-volume evaluation is refused, naming the fix
+    dj_bad = {**dj, "topology": {"labels": {"myo": {"betti": [1, 1]}}}}
+    with pytest.raises(ValueError, match=r"prior \(1, 1\).*3D.*per_slice"):
+        evaluate_folder(gt_dir, pred_dir, dj_bad, output_file=None, progress=False)
     # --per-slice without a topology block: the same slice-wise errors, no prior
     s2 = evaluate_folder(gt_dir, pred_dir, dj3, output_file=None, per_slice=True, progress=False)
     m2 = s2["metric_per_case"][0]["metrics"]["1"]
@@ -277,6 +281,20 @@ def test_label_metrics_betti_against_scipy_and_euler_against_skimage():
         assert (m["Betti0_error"], m["Betti1_error"]) == (abs(bp[0] - bg[0]), abs(bp[1] - bg[1]))
         assert m["Euler_error"] == abs(euler_number(p, connectivity=2) - euler_number(g, connectivity=2))
         assert m["BettiMatching0_error"] >= m["Betti0_error"] and m["BettiMatching1_error"] >= m["Betti1_error"]
+
+
+def test_label_metrics_bad_input():
+    from nnunet_topo.evaluation import label_metrics
+
+    m = np.zeros((4, 5), bool)
+    with pytest.raises(ValueError, match="same shape"):
+        label_metrics(m, m[:, :4])
+    with pytest.raises(ValueError, match="binary mask"):
+        label_metrics(m.astype(np.uint8) + 2, m)
+    with pytest.raises(ValueError, match="ignore"):
+        label_metrics(m, m, np.zeros((4, 4), bool))
+    with pytest.raises(ValueError, match="connectivity"):
+        label_metrics(m, m, connectivity="4")
 
 
 def test_label_metrics_invariant_to_empty_margin():
