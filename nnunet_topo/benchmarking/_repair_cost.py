@@ -185,16 +185,20 @@ def time_costs(data_root: Path, plans: dict[str, Any], losses: dict[str, Callabl
             print(f"cost: {name} on {kind} logits ...", file=sys.stderr, flush=True)
             fn = factory()
             logits = logits0.clone().requires_grad_(True)
+            constant = not fn(logits, y).requires_grad  # e.g. a loss with no wrong feature returns 0
 
             def fwd_bwd():
                 logits.grad = None
-                fn(logits, y).backward()
+                out = fn(logits, y)
+                if out.requires_grad:
+                    out.backward()
 
             t = time_call(fwd_bwd, repeats=repeats, warmup=1)
             stats = dict(getattr(fn, "last_stats", {}) or {})
             rows.setdefault(name, {})[kind] = {
                 **t,
                 "fraction_of_baseline_iteration": t["median_s"] / base_s,
+                "returned_constant_without_grad": constant,
                 "num_wrong_features": stats.get("num_wrong_features"),
                 "seconds_ph": stats.get("seconds_ph"),
             }

@@ -187,6 +187,16 @@ def run_case(case, loss_name: str, *, steps: int, lr: float, fidelity: float, am
     }
 
 
+def _run_all_losses(job) -> list[dict[str, Any]]:
+    """Worker: every loss on one case (``job = (case, names, steps, lr, fidelity, seed)``)."""
+    import torch
+
+    torch.set_num_threads(1)
+    case, names, steps, lr, fidelity, seed = job
+    return [run_case(case, n, steps=steps, lr=lr, fidelity=fidelity, amplitude=DEFAULTS["amplitude"], seed=seed)
+            for n in names]
+
+
 def summarise(records: list[dict[str, Any]], steps: int) -> dict[str, Any]:
     """Per-loss summary of the case records."""
     n = len(records)
@@ -280,6 +290,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--fidelity", type=float, default=DEFAULTS["fidelity"],
                     help="weight of mean((z - z0)^2), identical for every loss")
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes for the repair runs (one case per task, results in corpus order)")
     ap.add_argument("--plot", metavar="PNG", help="also write the repair/gradient-density figure here")
     ap.add_argument("--cost-only", action="store_true", help="only the cost part (no repair runs)")
     ap.add_argument("--no-cost", action="store_true", help="skip the cost part (planning + timings)")
@@ -301,9 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     cases_n = args.cases if args.cases is not None else (QUICK["cases"] if args.quick else DEFAULTS["cases"])
     steps = args.steps if args.steps is not None else (QUICK["steps"] if args.quick else DEFAULTS["steps"])
-    if cases_n < 1 or steps < 1:
-        print(f"nnunet-topo bench repair: --cases and --steps must be >= 1, got {cases_n} and {steps}",
-              file=sys.stderr)
+    if cases_n < 1 or steps < 1 or args.workers < 1:
+        print(f"nnunet-topo bench repair: --cases, --steps and --workers must be >= 1, got {cases_n}, {steps} "
+              f"and {args.workers}", file=sys.stderr)
         return 2
     avail = available_losses()
     if args.losses:
@@ -338,12 +350,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(1)
     records: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    with tqdm(total=0 if args.cost_only else len(names) * len(corpus), desc="repair", unit="run") as bar:
-        for i, case in enumerate([] if args.cost_only else corpus):
-            for name in names:
-                bar.set_postfix_str(f"{name} {case.name[:30]}")
-                records[name].append(run_case(case, name, steps=steps, lr=args.lr, fidelity=args.fidelity,
-                                              amplitude=DEFAULTS["amplitude"], seed=args.seed + i))
+    jobs = [(case, names, steps, args.lr, args.fidelity, args.seed + i)
+            for i, case in enumerate([] if args.cost_only else corpus)]
+    with tqdm(total=len(jobs), desc="repair", unit="case") as bar:
+        if args.workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("spawn").Pool(args.workers) as pool:
+                for recs in pool.imap(_run_all_losses, jobs):  # ordered like the corpus
+                    for r in recs:
+                        records[r["loss"]].append(r)
+                    bar.update()
+        else:
+            for job in jobs:
+                for r in _run_all_losses(job):
+                    records[r["loss"]].append(r)
                 bar.update()
     summary = {} if args.cost_only else {n: summarise(records[n], steps) for n in names}
 
