@@ -119,10 +119,13 @@ def test_cli_train_then_val_then_predict(tiny_nnunet, tmp_path):
     for case in ("tiny_000", "tiny_005"):
         (src / f"{case}_0000.png").write_bytes((root / "raw" / DATASET / "imagesTr" / f"{case}_0000.png").read_bytes())
     run_cli(["nnUNetv2_predict", "-i", str(src), "-o", str(tmp_path / "pred"), "-d", str(DATASET_ID), "-c", "2d",
-             "-f", "0", "-tr", name, "-device", "cpu", "--disable_tta"], env)
+             "-f", "0", "-tr", name, "-device", "cpu", "--disable_tta", "-npp", "1", "-nps", "1"], env)
+    run_cli(["nnUNetv2_predict_from_modelfolder", "-i", str(src), "-o", str(tmp_path / "pred_mf"),
+             "-m", str(fold.parent), "-f", "0", "-device", "cpu", "--disable_tta", "-npp", "1", "-nps", "1"], env)
     for case in ("tiny_000", "tiny_005"):
         seg = np.asarray(Image.open(tmp_path / "pred" / f"{case}.png"))
         assert seg.shape == (64, 80) and set(np.unique(seg)) <= {0, 1, 2}  # never the ignore label
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "pred_mf" / f"{case}.png")), seg)
 
 
 def test_resume_continues_the_schedule(tiny_nnunet):
