@@ -7,7 +7,7 @@ form the outer component, present from the start.
 
 Orders: ``order`` arrays list the padded indices of the interior cells from first to enter the
 superlevel filtration to last (value descending, ties by flat index ascending); ``rank[p]`` is the
-position of padded cell ``p`` in that order. The complement (sublevel) filtration is the same order
+position of padded cell ``p`` in that order and ``values[s]`` the value of ``order[s]``. The complement (sublevel) filtration is the same order
 reversed.
 
 Merges at one cell are done oldest component first, so the result does not depend on the order
@@ -63,20 +63,20 @@ def neighbour_offsets(padded_shape: tuple[int, ...], *, full: bool) -> np.ndarra
 
 @njit(cache=True, nogil=True)
 def prepare(flat, perm, to_padded, size):
-    """Padded ``order`` (int32), ``rank`` (int32, ``n`` on the padding) and ``values`` (-inf on the padding).
+    """Padded ``order`` (int32), ``rank`` (int32, ``n`` on the padding) and the ``values`` in that order.
 
     ``perm``: the superlevel order of the flat cells (value descending, ties by index).
     """
     n = flat.shape[0]
     order = np.empty(n, dtype=np.int32)
     rank = np.full(size, n, dtype=np.int32)
-    values = np.full(size, -np.inf)
+    values = np.empty(n)
     for i in range(n):
         q = to_padded[perm[i]]
         order[i] = q
         rank[q] = i
     for j in range(n):
-        values[to_padded[j]] = flat[j]
+        values[j] = flat[perm[j]]
     return order, rank, values
 
 
@@ -185,7 +185,7 @@ def _merge_image(img, order, values, older, younger, keys, key, death_value):
     b = img[younger]
     if a != _NONE and b != _NONE:
         dying = order[max(a, b)]
-        if values[dying] > death_value:
+        if values[max(a, b)] > death_value:
             keys[dying] = key
         img[older] = min(a, b)
     elif b != _NONE:
@@ -220,11 +220,11 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
     sg = 0
     for sc in range(n):
         z = order_c[sc]
-        v = values_c[z]
-        while sp < n and values_p[order_p[sp]] > v:
+        v = values_c[sc]
+        while sp < n and values_p[sp] > v:
             _enter_image(parent, img_p, rank_p, order_p[sp])
             sp += 1
-        while sg < n and values_g[order_g[sg]] > v:
+        while sg < n and values_g[sg] > v:
             _enter_image(parent, img_g, rank_g, order_g[sg])
             sg += 1
         m = _neighbour_roots(parent, z, offsets, roots)
@@ -278,8 +278,8 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     sc = n - 1
     for sp in range(n - 1, -1, -1):
         z = order_p[sp]
-        v = values_p[z]
-        while sc >= 0 and values_c[order_c[sc]] < v:
+        v = values_p[sp]
+        while sc >= 0 and values_c[sc] < v:
             _enter_image(parent, img_c, rank_c, order_c[sc])
             sc -= 1
         m = _neighbour_roots(parent, z, offsets, roots)
@@ -307,7 +307,7 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
                 else:
                     dying, alive = b, a
                 w = order_c[dying]
-                if v > values_c[w]:  # an empty image bar matches nothing
+                if v > values_c[dying]:  # an empty image bar matches nothing
                     key = w
                 img_c[older] = alive
             elif b != _NONE:
