@@ -64,8 +64,12 @@ class CellComplex3D:
         self.full = full
         gshape = tuple(2 * s + 1 for s in shape) if full else tuple(2 * s - 1 for s in shape)
         self.grid_shape = gshape
-        grids = np.indices(gshape, dtype=np.int64)
-        n_odd = (grids % 2).sum(axis=0)
+        # number of odd coordinates of each cell (its dimension), without a full index grid
+        n_odd = np.zeros(gshape, dtype=np.uint8)
+        for axis, length in enumerate(gshape):
+            view = [1, 1, 1]
+            view[axis] = length
+            n_odd += (np.arange(length, dtype=np.uint8) % 2).reshape(view)
         self.edges = np.flatnonzero(n_odd.ravel() == 1)
         self.squares = np.flatnonzero(n_odd.ravel() == 2)
         self.cubes = np.flatnonzero(n_odd.ravel() == 3)
