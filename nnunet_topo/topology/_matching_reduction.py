@@ -99,21 +99,21 @@ def _find(parent, x):
 
 
 @njit(cache=True, nogil=True)
-def _positive_squares(sq_order, cofaces, size):
-    """Mask of the squares that create a 2-cycle (positive squares), by duality.
+def _positive_in_order(cofaces, size):
+    """Which squares create a 2-cycle (positive squares), by duality; squares given in filtration order.
 
+    ``cofaces[s]``: the two cubes beside the ``s``-th square of the filtration (-1 outside the grid).
     The positive squares are the pivots of the reduced cube columns. Dually, run through the squares
     from last to first, each joining the two cubes beside it (a boundary square joins its cube to the
     outside, index ``size``): a square is positive exactly when it joins two different components of
     this dual graph. (The complex is a box, so every cube is negative and every 2-cycle dies.)
     """
-    n = sq_order.shape[0]
-    parent = np.arange(size + 1, dtype=np.int64)
-    positive = np.zeros(cofaces.shape[0], dtype=np.bool_)
+    n = cofaces.shape[0]
+    parent = np.arange(size + 1, dtype=np.int32)
+    positive = np.zeros(n, dtype=np.bool_)
     for s in range(n - 1, -1, -1):
-        i = sq_order[s]
-        a = cofaces[i, 0]
-        b = cofaces[i, 1]
+        a = cofaces[s, 0]
+        b = cofaces[s, 1]
         if a < 0:
             a = size
         if b < 0:
@@ -121,62 +121,50 @@ def _positive_squares(sq_order, cofaces, size):
         ra = _find(parent, a)
         rb = _find(parent, b)
         if ra != rb:
-            positive[i] = True
+            positive[s] = True
             parent[rb] = ra
     return positive
 
 
 @njit(cache=True, nogil=True)
-def _reduce(col_order, skip, boundary_rows):
-    """Column reduction over Z/2. ``boundary_rows[i]``: the 4 row positions of column ``i`` (-1 = none).
+def _reduce_in_order(rows, n_rows):
+    """Column reduction over Z/2 of the columns listed in processing order.
 
-    Columns are processed in ``col_order``; ``skip[i]`` columns are known to reduce to zero.
-    Returns ``pivot_of[i]`` (the lowest row of reduced column ``i``, -1 if zero).
+    ``rows[s]``: the (at most 4) int32 row positions of the ``s``-th column, -1 = none; ``n_rows``:
+    the number of rows. Returns int32 ``pivot[s]``, the lowest row of the reduced ``s``-th column
+    (-1 if it reduces to zero). Reduced columns are kept sorted ascending in one growing store;
+    the columns are read in order (the caller gathers them), so the scan is sequential.
     """
-    n_cols = col_order.shape[0]
-    n_rows = 0
-    for i in range(boundary_rows.shape[0]):
-        for j in range(4):
-            if boundary_rows[i, j] + 1 > n_rows:
-                n_rows = boundary_rows[i, j] + 1
-    owner = np.full(n_rows, -1, dtype=np.int64)
-    pivot_of = np.full(boundary_rows.shape[0], -1, dtype=np.int64)
-    cap = 1 << 16
-    store = np.empty(cap, dtype=np.int64)
-    start = np.zeros(boundary_rows.shape[0], dtype=np.int64)
-    length = np.zeros(boundary_rows.shape[0], dtype=np.int64)
+    n_cols = rows.shape[0]
+    owner = np.full(n_rows, -1, dtype=np.int32)
+    pivot = np.full(n_cols, -1, dtype=np.int32)
+    store = np.empty(1 << 16, dtype=np.int32)
+    start = np.zeros(n_cols, dtype=np.int32)
+    length = np.zeros(n_cols, dtype=np.int32)
     used = 0
-    work = np.empty(64, dtype=np.int64)
-    tmp = np.empty(64, dtype=np.int64)
+    work = np.empty(64, dtype=np.int32)
+    tmp = np.empty(64, dtype=np.int32)
     for s in range(n_cols):
-        i = col_order[s]
-        if skip[i]:
-            continue
-        # the boundary, sorted ascending, without -1
         m = 0
         for j in range(4):
-            r = boundary_rows[i, j]
+            r = rows[s, j]
             if r >= 0:
-                work[m] = r
+                # insertion into sorted work
+                b = m - 1
+                while b >= 0 and work[b] > r:
+                    work[b + 1] = work[b]
+                    b -= 1
+                work[b + 1] = r
                 m += 1
-        for a in range(1, m):  # insertion sort of the (at most 4) rows
-            x = work[a]
-            b = a - 1
-            while b >= 0 and work[b] > x:
-                work[b + 1] = work[b]
-                b -= 1
-            work[b + 1] = x
         while m > 0:
-            low = work[m - 1]
-            o = owner[low]
+            o = owner[work[m - 1]]
             if o < 0:
                 break
-            # work <- work xor column o (both sorted ascending)
             a0 = start[o]
             la = length[o]
             need = m + la
             if tmp.shape[0] < need:
-                tmp = np.empty(2 * need, dtype=np.int64)
+                tmp = np.empty(2 * need, dtype=np.int32)
             p = 0
             q = 0
             k = 0
@@ -206,17 +194,62 @@ def _reduce(col_order, skip, boundary_rows):
             m = k
         if m > 0:
             low = work[m - 1]
-            owner[low] = i
-            pivot_of[i] = low
+            owner[low] = s
+            pivot[s] = low
             if used + m > store.shape[0]:
-                new = np.empty(2 * (used + m), dtype=np.int64)
+                new = np.empty(2 * (used + m), dtype=np.int32)
                 new[:used] = store[:used]
                 store = new
             store[used:used + m] = work[:m]
-            start[i] = used
-            length[i] = m
+            start[s] = used
+            length[s] = m
             used += m
+    return pivot
+
+@njit(cache=True, nogil=True)
+def _gather_columns(col_order, skip, boundary_rows):
+    """The columns of ``col_order`` not skipped, and their int32 boundary rows in that order."""
+    n = 0
+    for s in range(col_order.shape[0]):
+        if not skip[col_order[s]]:
+            n += 1
+    cols = np.empty(n, dtype=np.int64)
+    rows = np.empty((n, 4), dtype=np.int32)
+    k = 0
+    for s in range(col_order.shape[0]):
+        i = col_order[s]
+        if skip[i]:
+            continue
+        cols[k] = i
+        for j in range(4):
+            rows[k, j] = boundary_rows[i, j]
+        k += 1
+    return cols, rows
+
+
+def _reduce(col_order, skip, boundary_rows, n_rows):
+    """Reduce the columns ``col_order`` (minus the ``skip`` ones, known to reduce to zero).
+
+    ``boundary_rows[i]``: the 4 row positions (``< n_rows``) of column ``i`` (-1 = none). Returns
+    int64 ``pivot_of[i]`` (the lowest row of reduced column ``i``, -1 if zero or skipped).
+    """
+    cols, rows = _gather_columns(col_order, skip, boundary_rows)
+    pivot_of = np.full(boundary_rows.shape[0], -1, dtype=np.int64)
+    pivot_of[cols] = _reduce_in_order(rows, n_rows)
     return pivot_of
+
+
+@njit(cache=True, nogil=True)
+def _square_rows(squares, offsets, edge_of_row, size):
+    """int32 ``(n_squares, 4)`` row positions (in ``edge_of_row`` order) of the edges of each square."""
+    row = np.empty(size, dtype=np.int32)
+    for r in range(edge_of_row.shape[0]):
+        row[edge_of_row[r]] = r
+    out = np.empty((squares.shape[0], 4), dtype=np.int32)
+    for i in range(squares.shape[0]):
+        for j in range(4):
+            out[i, j] = row[squares[i] + offsets[i, j]]
+    return out
 
 
 class _Ordered:
@@ -227,13 +260,13 @@ class _Ordered:
 
         self.keys = _grid_keys(rank, cx.full).ravel()
         edges, squares = cx.edges, cx.squares
+        self.n_rows = len(edges)
         # (key, grid index) order: cells are listed by grid index, so a stable sort by key suffices
         self.edge_of_row = edges[radix_argsort_ascending_uint64(self.keys[edges].astype(np.uint64))]
-        row = np.empty(cx.size, dtype=np.int64)
-        row[self.edge_of_row] = np.arange(len(edges), dtype=np.int64)
-        self.boundary_rows = row[squares[:, None] + cx.square_boundary_offsets]
-        self.square_order = radix_argsort_ascending_uint64(self.keys[squares].astype(np.uint64)).astype(np.int64)
-        self.positive = _positive_squares(self.square_order, cx.square_cofaces, cx.size)
+        self.boundary_rows = _square_rows(squares, cx.square_boundary_offsets, self.edge_of_row, cx.size)
+        self.square_order = radix_argsort_ascending_uint64(self.keys[squares].astype(np.uint64))
+        self.positive = np.empty(len(squares), dtype=np.bool_)
+        self.positive[self.square_order] = _positive_in_order(cx.square_cofaces[self.square_order], cx.size)
 
 
 def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: dict | None = None):
@@ -251,18 +284,18 @@ def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: di
         Zero-length bars are included; the caller drops them by value.
     """
     op = _Ordered(cx, rank_p)
-    pivots = _reduce(op.square_order, op.positive, op.boundary_rows)
+    pivots = _reduce(op.square_order, op.positive, op.boundary_rows, op.n_rows)
     neg = np.flatnonzero(pivots >= 0)
     bars_p = (op.keys[op.edge_of_row[pivots[neg]]], op.keys[cx.squares[neg]])
     cache_c = {} if cache_c is None else cache_c
     if "c" not in cache_c:
         oc = _Ordered(cx, rank_c)
-        piv = _reduce(oc.square_order, oc.positive, oc.boundary_rows)
+        piv = _reduce(oc.square_order, oc.positive, oc.boundary_rows, oc.n_rows)
         negc = np.flatnonzero(piv >= 0)
         cache_c["c"] = oc
         cache_c["bars"] = (oc.keys[oc.edge_of_row[piv[negc]]], oc.keys[cx.squares[negc]])
     oc = cache_c["c"]
-    img = _reduce(oc.square_order, oc.positive, op.boundary_rows)
+    img = _reduce(oc.square_order, oc.positive, op.boundary_rows, op.n_rows)
     cols = np.flatnonzero(img >= 0)
     image = (op.keys[op.edge_of_row[img[cols]]], oc.keys[cx.squares[cols]])
     return bars_p, cache_c["bars"], image

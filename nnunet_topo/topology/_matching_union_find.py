@@ -26,6 +26,8 @@ __all__ = [
     "ESSENTIAL_KEY",
     "pad_layout",
     "prepare",
+    "two_level_order",
+    "merge_max_order",
     "neighbour_offsets",
     "superlevel_dim0",
     "comparison_dim0",
@@ -78,6 +80,74 @@ def prepare(flat, perm, to_padded, size):
     for j in range(n):
         values[j] = flat[perm[j]]
     return order, rank, values
+
+
+@njit(cache=True, nogil=True)
+def two_level_order(flat):
+    """Superlevel order of an image with at most two distinct values (binary masks), in O(n).
+
+    Returns ``(True, perm)`` with int32 ``perm`` = the cells of the higher value by flat index, then
+    the others by flat index (the order of ``radix_argsort_decreasing``), or ``(False, empty)`` when
+    ``flat`` has more than two distinct values. ``-0.0 == 0.0`` like the radix sort.
+    """
+    n = flat.shape[0]
+    if n == 0:
+        return True, np.empty(0, dtype=np.int32)
+    hi = flat[0]
+    lo = flat[0]
+    for i in range(n):
+        v = flat[i]
+        if v != hi and v != lo:
+            if hi == lo:
+                if v > hi:
+                    hi = v
+                else:
+                    lo = v
+            else:
+                return False, np.empty(0, dtype=np.int32)
+    perm = np.empty(n, dtype=np.int32)
+    k = 0
+    for i in range(n):
+        if flat[i] == hi:
+            perm[k] = i
+            k += 1
+    for i in range(n):
+        if flat[i] != hi:
+            perm[k] = i
+            k += 1
+    return True, perm
+
+
+@njit(cache=True, nogil=True)
+def merge_max_order(perm_p, flat_p, perm_g, flat_g):
+    """Superlevel order of ``max(P, G)`` from the superlevel orders of ``P`` and ``G``, in O(n).
+
+    Merges the two orders by (value descending, flat index ascending) and keeps each cell's first
+    occurrence, which is at its larger value: the same int32 permutation as sorting ``max(P, G)``.
+    """
+    n = perm_p.shape[0]
+    seen = np.zeros(n, dtype=np.bool_)
+    perm = np.empty(n, dtype=np.int32)
+    i = 0
+    j = 0
+    for k in range(n):
+        while seen[perm_p[i]]:
+            i += 1
+        while seen[perm_g[j]]:
+            j += 1
+        a = perm_p[i]
+        b = perm_g[j]
+        va = flat_p[a]
+        vb = flat_g[b]
+        if va > vb or (va == vb and a <= b):
+            x = a
+            i += 1
+        else:
+            x = b
+            j += 1
+        seen[x] = True
+        perm[k] = x
+    return perm
 
 
 @njit(cache=True, nogil=True, inline="always")

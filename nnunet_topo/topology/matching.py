@@ -62,13 +62,17 @@ def _complex3d(shape: tuple[int, ...], full: bool):
 class _Filtration:
     """One image's superlevel order: flat permutation, padded order, ranks and padded values."""
 
-    def __init__(self, image: np.ndarray, to_padded: np.ndarray, size: int) -> None:
-        from ._matching_union_find import prepare
+    def __init__(self, image: np.ndarray, to_padded: np.ndarray, size: int, perm: np.ndarray | None = None) -> None:
+        from ._matching_union_find import prepare, two_level_order
         from ._union_find import radix_argsort_decreasing
 
         self.flat = image.ravel()
-        # value descending, ties by flat index ascending (a linear-time radix sort)
-        self.perm = radix_argsort_decreasing(self.flat).astype(np.int64)
+        if perm is None:
+            # value descending, ties by flat index ascending: O(n) for binary masks, else a radix sort
+            binary, perm = two_level_order(self.flat)
+            if not binary:
+                perm = radix_argsort_decreasing(self.flat)
+        self.perm = perm  # int32
         self.order, self.rank, self.values = prepare(self.flat, self.perm, to_padded, size)
 
     def voxel_ranks(self, shape: tuple[int, ...]) -> np.ndarray:
@@ -199,7 +203,7 @@ def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, 
 
 def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str) -> BettiMatchingResult:
     """The Betti matching of validated inputs (float64, C order, same shape)."""
-    from ._matching_union_find import comparison_dim0, complement_joint, superlevel_dim0
+    from ._matching_union_find import comparison_dim0, complement_joint, merge_max_order, superlevel_dim0
 
     shape = pred.shape
     ndim = len(shape)
@@ -208,7 +212,9 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     size = int(np.prod(padded))
     fp = _Filtration(pred, to_padded, size)
     fg_ = _Filtration(target, to_padded, size)
-    fc = _Filtration(np.maximum(pred, target), to_padded, size)
+    # the comparison image's order is merged from the two inputs' orders (no third sort)
+    fc = _Filtration(np.maximum(pred, target), to_padded, size,
+                     perm=merge_max_order(fp.perm, fp.flat, fg_.perm, fg_.flat))
     out: dict[int, DimensionMatching] = {}
 
     if 0 in dims:
@@ -237,10 +243,10 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
         sides, images = [], []
         for f in (fp, fg_):
             (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(shape), rank_c, cache_c)
-            b, d, ib, idd = f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]
+            b, d, ib, idd = (x.astype(np.int64) for x in (f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]))
             sides.append(_diagram(1, shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
             images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
-        cb, cd = fc.perm[cb], fc.perm[cd]
+        cb, cd = fc.perm[cb].astype(np.int64), fc.perm[cd].astype(np.int64)
         comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
         keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
         out[1] = _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]))
