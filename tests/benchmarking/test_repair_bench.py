@@ -100,6 +100,7 @@ def test_oracle_repairs_and_fidelity_alone_does_not(corpus):
     # the oracle's gradient touches every pixel
     assert rec["grad_nonzero_pixels"] == case.target.size
     assert rec["grad_nonzero_on_fix"] == rec["fix_pixels"] >= (case.perturbed != case.target).sum()
+    assert rec["grad_nonzero_pixels_noise_free"] == case.target.size
 
 
 def test_quick_run_writes_valid_json(shared_data, tmp_path):
