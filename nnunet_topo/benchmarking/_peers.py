@@ -1,7 +1,10 @@
 """Peers we measure against, loaded only when a benchmark or test asks for them.
 
 * gudhi: ``CubicalComplex(top_dimensional_cells=-p)`` (T) or ``(vertices=-p)`` (V).
-* cripser: ``computePH(-p, top_dim=True)`` (T) or ``computePH(-p)`` (V).
+* cripser 0.0.37: ``computePH_T(-p)`` (T-construction) or ``computePH(-p)`` (V-construction).
+  ``computePH(-p, top_dim=True)`` is *not* the T-construction in this version: it computes the top
+  dimension only. ``import cripser`` imports torch when it is installed; the engine loads cripser's
+  extension modules from their files instead (``topology._fast_backend._cripser_modules``).
 * Betti-Matching-3D, the C++ extension shipped inside ``topolosses``. ``import topolosses`` itself
   imports torchvision (for an unrelated VGG loss), which has no CPU build matching our torch, so the
   extension is loaded from its file directly. It uses the V-construction on sublevel filtrations:
