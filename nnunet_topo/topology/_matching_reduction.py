@@ -33,11 +33,11 @@ __all__ = ["CellComplex3D", "loops"]
 
 
 def _grid_keys(rank_img: np.ndarray, full: bool) -> np.ndarray:
-    """Key of every cell of the doubled grid from the voxel ranks (C order 3D array)."""
-    big = np.iinfo(np.int64).max
+    """int32 key of every cell of the doubled grid from the voxel ranks (C order 3D array)."""
+    big = np.iinfo(np.int32).max
     if full:
         shape = tuple(2 * s + 1 for s in rank_img.shape)
-        grid = np.full(shape, big, dtype=np.int64)
+        grid = np.full(shape, big, dtype=np.int32)
         grid[1::2, 1::2, 1::2] = rank_img
         for axis in range(3):
             g = np.moveaxis(grid, axis, 0)
@@ -47,7 +47,7 @@ def _grid_keys(rank_img: np.ndarray, full: bool) -> np.ndarray:
             g[2::2] = np.minimum(g[2::2], m)
         return grid
     shape = tuple(2 * s - 1 for s in rank_img.shape)
-    grid = np.full(shape, -1, dtype=np.int64)
+    grid = np.full(shape, -1, dtype=np.int32)
     grid[0::2, 0::2, 0::2] = rank_img
     for axis in range(3):
         g = np.moveaxis(grid, axis, 0)
@@ -252,21 +252,56 @@ def _square_rows(squares, offsets, edge_of_row, size):
     return out
 
 
+@njit(cache=True, nogil=True)
+def _counting_order(keys, cells):
+    """int32 positions ``i`` of ``cells`` sorted stably by ``keys[cells[i]]`` (small non-negative keys).
+
+    One counting sort (the keys are voxel ranks, fewer than the cells), ties kept in input order.
+    """
+    n = cells.shape[0]
+    top = 0
+    for i in range(n):
+        k = keys[cells[i]]
+        if k > top:
+            top = k
+    count = np.zeros(top + 2, dtype=np.int64)
+    for i in range(n):
+        count[keys[cells[i]] + 1] += 1
+    for k in range(1, top + 2):
+        count[k] += count[k - 1]
+    out = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        k = keys[cells[i]]
+        out[count[k]] = i
+        count[k] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _cofaces_in_order(cofaces, order):
+    """``cofaces[order]`` for a ``(n, 2)`` array (a gather that numpy does slowly row by row)."""
+    out = np.empty((order.shape[0], 2), dtype=cofaces.dtype)
+    for s in range(order.shape[0]):
+        i = order[s]
+        out[s, 0] = cofaces[i, 0]
+        out[s, 1] = cofaces[i, 1]
+    return out
+
+
 class _Ordered:
     """One image's cell keys, square order, positive squares and edge rows on a complex."""
 
     def __init__(self, cx: CellComplex3D, rank: np.ndarray) -> None:
-        from ._union_find import radix_argsort_ascending_uint64
-
         self.keys = _grid_keys(rank, cx.full).ravel()
         edges, squares = cx.edges, cx.squares
         self.n_rows = len(edges)
         # (key, grid index) order: cells are listed by grid index, so a stable sort by key suffices
-        self.edge_of_row = edges[radix_argsort_ascending_uint64(self.keys[edges].astype(np.uint64))]
+        self.edge_of_row = edges[_counting_order(self.keys, edges)]
         self.boundary_rows = _square_rows(squares, cx.square_boundary_offsets, self.edge_of_row, cx.size)
-        self.square_order = radix_argsort_ascending_uint64(self.keys[squares].astype(np.uint64))
+        self.square_order = _counting_order(self.keys, squares)
         self.positive = np.empty(len(squares), dtype=np.bool_)
-        self.positive[self.square_order] = _positive_in_order(cx.square_cofaces[self.square_order], cx.size)
+        self.positive[self.square_order] = _positive_in_order(
+            _cofaces_in_order(cx.square_cofaces, self.square_order), cx.size)
 
 
 def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: dict | None = None):
@@ -274,7 +309,7 @@ def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: di
 
     Args:
         cx: the cell complex of the shape and construction.
-        rank_p, rank_c: ``(D, H, W)`` int64 superlevel ranks of the voxels of ``P`` and of ``C``.
+        rank_p, rank_c: ``(D, H, W)`` int32 superlevel ranks of the voxels of ``P`` and of ``C``.
         cache_c: a dict kept by the caller between calls with the same ``C`` (the work on ``C``).
 
     Returns:

@@ -76,8 +76,8 @@ class _Filtration:
         self.order, self.rank, self.values = prepare(self.flat, self.perm, to_padded, size)
 
     def voxel_ranks(self, shape: tuple[int, ...]) -> np.ndarray:
-        r = np.empty(self.flat.size, dtype=np.int64)
-        r[self.perm] = np.arange(self.flat.size, dtype=np.int64)
+        r = np.empty(self.flat.size, dtype=np.int32)
+        r[self.perm] = np.arange(self.flat.size, dtype=np.int32)
         return r.reshape(shape)
 
 
