@@ -92,3 +92,15 @@ def test_wheel_ships_the_shim_folder(tmp_path):
                          text=True, env={"PYTHONPATH": str(target)}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert Path(out.stdout.strip()) == (target / "nnunet_topo_trainers").resolve()
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_constructor_signature_is_exactly_nnunets(name):
+    import inspect
+
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    import nnunet_topo.training.variants as variants
+
+    ours = inspect.signature(getattr(variants, name).__init__, eval_str=True)
+    assert ours == inspect.signature(nnUNetTrainer.__init__, eval_str=True)
