@@ -313,6 +313,23 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def _git_commit() -> str | None:
+    """``HEAD`` of the checkout this module runs from (plus ``+dirty`` when tracked files differ), or None."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def _data_root(arg: str | None) -> Path:
     if arg:
         return Path(arg)
@@ -384,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
 
     payload = {
         "benchmark": "repair",
+        "git_commit": _git_commit(),
         "command": "nnunet-topo bench repair " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": {"cases": cases_n, "steps": steps, "lr": args.lr, "fidelity": args.fidelity,
                      "amplitude": DEFAULTS["amplitude"], "seed": args.seed, "optimizer": "Adam",
