@@ -36,7 +36,6 @@ __all__ = [
 
 NO_KEY = -1
 ESSENTIAL_KEY = -2
-_NONE = np.iinfo(np.int32).max
 
 
 def pad_layout(shape: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
@@ -195,13 +194,6 @@ def superlevel_dim0(order, rank, offsets, size):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _enter_image(parent, img, rank, x):
-    r = _find(parent, x)
-    if img[r] == _NONE:
-        img[r] = rank[x]
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _neighbour_roots(parent, z, offsets, roots):
     """Distinct roots of the present neighbours of ``z``, written to ``roots``; returns their number."""
     m = 0
@@ -248,18 +240,22 @@ def _sort_roots_desc(roots, m, rank):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _merge_image(img, order, values, older, younger, keys, key, death_value):
-    """Merge the image classes of two C components; the class born later dies and gets ``key``
-    (unless its image bar is empty: born at ``death_value``)."""
-    a = img[older]
-    b = img[younger]
-    if a != _NONE and b != _NONE:
-        dying = order[max(a, b)]
-        if values[max(a, b)] > death_value:
-            keys[dying] = key
-        img[older] = min(a, b)
-    elif b != _NONE:
-        img[older] = b
+def _merge_first(first, entered, order, values, older, younger, keys, key, death_value):
+    """Merge the image classes of two C components.
+
+    ``first[root]``: the smallest rank (in the image's own order) of any cell of the component,
+    entered into the image or not; the component holds cells of the image iff that rank is below
+    ``entered`` (cells enter the image in rank order, so its smallest rank is its first cell). When
+    both hold cells, the class born later dies and gets ``key`` (unless its image bar is empty:
+    born at ``death_value``).
+    """
+    a = first[older]
+    b = first[younger]
+    if a < entered and b < entered:
+        later = max(a, b)
+        if values[later] > death_value:
+            keys[order[later]] = key
+    first[older] = min(a, b)
 
 
 @njit(cache=True, nogil=True)
@@ -269,46 +265,53 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
     enters ``C`` (with its edges to the cells already there) before any cell enters ``P`` or ``G``,
-    so ``P_t`` and ``G_t`` stay inside ``C_t``. Each C component remembers the first cell of ``P``
-    and of ``G`` it contains (the birth of its image class). A cell ``z`` entering ``C`` joins the
-    components around it oldest first (by ``C``); each further component's C bar dies at ``z``,
-    and when both sides contain cells of ``P`` the image class born later in ``P`` dies in the same
-    step, which matches its bar of ``P`` to that C bar (likewise for ``G``).
+    so ``P_t`` and ``G_t`` stay inside ``C_t``. Each C component knows the first cell of ``P`` and
+    of ``G`` it contains (the birth of its image class): the smallest ``P`` (``G``) rank of its
+    cells, counted once it is below the number of cells already in ``P`` (``G``). A cell ``z``
+    entering ``C`` joins the components around it oldest first (by ``C``); each further
+    component's C bar dies at ``z``, and when both sides contain cells of ``P`` the image class
+    born later in ``P`` dies in the same step, which matches its bar of ``P`` to that C bar
+    (likewise for ``G``).
 
     Returns ``(key_p, key_g)`` over the padded grid: at the birth cell of each finite bar of ``P``
     (``G``) the key of its C bar (the padded birth cell of that C bar) or :data:`NO_KEY`; the
     essential bars (born at ``order_p[0]``, ``order_g[0]``) get :data:`ESSENTIAL_KEY`.
     """
     parent = np.full(size, -1, dtype=np.int32)
-    img_p = np.full(size, _NONE, dtype=np.int32)
-    img_g = np.full(size, _NONE, dtype=np.int32)
+    first_p = np.empty(size, dtype=np.int32)  # read at roots only, set when a root is made
+    first_g = np.empty(size, dtype=np.int32)
     key_p = np.full(size, NO_KEY, dtype=np.int32)
     key_g = np.full(size, NO_KEY, dtype=np.int32)
     roots = np.empty(offsets.shape[0], dtype=np.int32)
     n = order_c.shape[0]
-    sp = 0
+    sp = 0  # cells of P with rank < sp are in P
     sg = 0
     for sc in range(n):
         z = order_c[sc]
         v = values_c[sc]
         while sp < n and values_p[sp] > v:
-            _enter_image(parent, img_p, rank_p, order_p[sp])
             sp += 1
         while sg < n and values_g[sg] > v:
-            _enter_image(parent, img_g, rank_g, order_g[sg])
             sg += 1
         m = _neighbour_roots(parent, z, offsets, roots)
         if m == 0:
             parent[z] = z
+            first_p[z] = rank_p[z]
+            first_g[z] = rank_g[z]
             continue
         _sort_roots(roots, m, rank_c)
         older = roots[0]
         parent[z] = older
+        # z is not in P or G yet (its values there are <= v): it only lowers the raw minima
+        if rank_p[z] < first_p[older]:
+            first_p[older] = rank_p[z]
+        if rank_g[z] < first_g[older]:
+            first_g[older] = rank_g[z]
         for j in range(1, m):
             younger = roots[j]
             parent[younger] = older
-            _merge_image(img_p, order_p, values_p, older, younger, key_p, younger, v)
-            _merge_image(img_g, order_g, values_g, older, younger, key_g, younger, v)
+            _merge_first(first_p, sp, order_p, values_p, older, younger, key_p, younger, v)
+            _merge_first(first_g, sg, order_g, values_g, older, younger, key_g, younger, v)
     key_p[order_p[0]] = ESSENTIAL_KEY
     key_g[order_g[0]] = ESSENTIAL_KEY
     return key_p, key_g
@@ -324,64 +327,57 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     component is born at the hole's first cell (the bar's *death* cell) and dies when it merges into
     an older one (the bar's *birth* cell). The complement of ``C`` lies inside the complement of
     ``P`` (at equal values a cell joins the complement of ``P`` first). Each complement-of-P
-    component remembers the first complement-of-C cell it contains; a cell ``z`` joins the
-    components around it oldest first, and at each further merge the bar of ``P`` that dies is
-    matched to the C bar whose image class dies in the same step: the key is that class's first
-    cell ``w``, the death cell of the C bar.
+    component knows its first complement-of-C cell ``w``: the largest superlevel ``C`` rank of its
+    cells (the outer component counts as rank ``n``, present from the start), valid once it is
+    above ``sc``. A cell ``z`` joins the components around it oldest first, and at each further
+    merge the bar of ``P`` that dies is matched to the C bar whose image class dies in the same
+    step: the key is that class's first cell ``w``, the death cell of the C bar.
 
     Returns ``(births, deaths, keys)``: padded birth/death cells of the finite bars of ``P`` and the
     key of the C bar each is matched to (:data:`NO_KEY` if none).
     """
     n = order_p.shape[0]
     parent = np.full(size, -1, dtype=np.int32)
-    img_c = np.full(size, _NONE, dtype=np.int32)
+    last_c = np.empty(size, dtype=np.int32)  # read at roots only, set when a root is made
     # complement age: larger superlevel rank = earlier; the padding has rank n, so the outer is oldest
     outer = border[0]
     for b in border:
         parent[b] = outer
-    img_c[outer] = -1
+    last_c[outer] = n
     roots = np.empty(offsets.shape[0], dtype=np.int32)
     births = np.empty(n, dtype=np.int32)
     deaths = np.empty(n, dtype=np.int32)
     keys = np.empty(n, dtype=np.int32)
     count = 0
-    sc = n - 1
+    sc = n - 1  # cells of C with rank > sc are in the complement of C
     for sp in range(n - 1, -1, -1):
         z = order_p[sp]
         v = values_p[sp]
         while sc >= 0 and values_c[sc] < v:
-            _enter_image(parent, img_c, rank_c, order_c[sc])
             sc -= 1
         m = _neighbour_roots(parent, z, offsets, roots)
         if m == 0:
             parent[z] = z
+            last_c[z] = rank_c[z]
             continue
         _sort_roots_desc(roots, m, rank_p)
         older = roots[0]
         parent[z] = older
+        # z is not in the complement of C yet (its C value is >= v): it only raises the raw maximum
+        if rank_c[z] > last_c[older]:
+            last_c[older] = rank_c[z]
         for j in range(1, m):
             younger = roots[j]
             parent[younger] = older
-            a = img_c[older]
-            b = img_c[younger]
+            a = last_c[older]
+            b = last_c[younger]
             key = NO_KEY
-            if a != _NONE and b != _NONE:
-                # img_c holds superlevel C ranks (-1: the outer); the class that entered the
-                # complement later (smaller rank, never the outer) dies here
-                if a == -1:
-                    dying, alive = b, a
-                elif b == -1:
-                    dying, alive = a, b
-                elif a < b:
-                    dying, alive = a, b
-                else:
-                    dying, alive = b, a
-                w = order_c[dying]
+            if a > sc and b > sc:
+                # the class that entered the complement of C later (smaller rank, never the outer) dies
+                dying = min(a, b)
                 if v > values_c[dying]:  # an empty image bar matches nothing
-                    key = w
-                img_c[older] = alive
-            elif b != _NONE:
-                img_c[older] = b
+                    key = order_c[dying]
+            last_c[older] = max(a, b)
             births[count] = z
             deaths[count] = younger
             keys[count] = key
