@@ -20,7 +20,8 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
 
     if not mask.any():
         return np.zeros(mask.shape, dtype=bool)
-    return np.asarray(skeletonize(mask), dtype=bool)
+    # scikit-image 0.26 segfaults on some bool inputs (seen on a perturbed CHASE crop); uint8 is safe.
+    return np.asarray(skeletonize(np.ascontiguousarray(mask, dtype=np.uint8)), dtype=bool)
 
 
 def cldice(pred: np.ndarray, target: np.ndarray, *, per_slice: bool = False) -> float:
