@@ -20,6 +20,10 @@ $(VENV)/.installed: setup.py
 	# Hold torch at the installed version: otherwise torchvision (nnU-Net -> timm) pulls a newer CUDA torch.
 	$(BIN)/python -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > $(VENV)/constraints.txt
 	$(BIN)/python -m pip install -q -c $(VENV)/constraints.txt -e ".[test,bench]"
+	# A CUDA torchvision beside a CPU torch cannot import, which breaks nnU-Net's trainer lookup
+	# (docs/trainers.md, "CPU-only machines"); install the import guard only where that happens.
+	$(BIN)/python -c "import torchvision" 2>/dev/null || $(BIN)/python -m nnunet_topo._torchvision_guard --install
+	$(BIN)/python -c "import importlib.util as u; u.find_spec('torchvision') is None or __import__('torchvision')"
 	touch $@
 
 test: install

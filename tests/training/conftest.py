@@ -1,10 +1,8 @@
 """Fixtures of the trainer tests: a tiny planned+preprocessed nnU-Net dataset and the nnU-Net environment.
 
-Environment repair: on this project's CPU machines torch is a CPU build while PyPI's torchvision is a
-CUDA build whose ops cannot load, so ``import torchvision`` (pulled in by nnU-Net's own trainer lookup
-through timm) crashes. The tests declare the two missing op schemas (``torchvision_repair.py``) in this
-process and, through ``_site/sitecustomize.py`` on ``PYTHONPATH``, in the nnU-Net subprocesses they
-start. It changes nothing where torchvision works. See the BLOCKER note for the environment owner.
+nnU-Net's trainer lookup imports torchvision (through timm); on CPU-only machines with PyPI's CUDA
+torchvision, ``make install`` installs ``nnunet_topo._torchvision_guard`` so that import works in every
+process of the environment, these tests and their nnU-Net subprocesses included.
 """
 from __future__ import annotations
 
@@ -18,10 +16,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import torchvision_repair  # noqa: E402
 from tiny_dataset import write_dataset  # noqa: E402
-
-torchvision_repair.repair()
 
 BIN = Path(sys.executable).parent
 DATASET_ID = 901
@@ -41,7 +36,6 @@ def nnunet_env(root: Path) -> dict[str, str]:
         "nnUNet_extTrainer": str(trainers_path()),
         "nnUNet_def_n_proc": "1",
         "OMP_NUM_THREADS": "2",
-        "PYTHONPATH": os.pathsep.join([str(HERE / "_site"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     })
     return env
 
