@@ -20,7 +20,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["structure", "LevelComponents", "monotone_paths", "adjacent_components", "neighbourhood"]
+__all__ = ["structure", "LevelComponents", "monotone_paths", "adjacent_components", "neighbourhood",
+           "component_in_box"]
 
 
 @lru_cache(maxsize=8)
@@ -77,6 +78,7 @@ class LevelComponents:
         self.primal = primal
         self.struct = structure(values.ndim, full if primal else not full)
         self._cache: dict[float, np.ndarray] = {}
+        self._boxes: dict[float, list] = {}
 
     def labels(self, level: float) -> np.ndarray:
         """Flat int32 labels of the level set at ``level`` (0 outside it)."""
@@ -89,15 +91,27 @@ class LevelComponents:
         return lab
 
     def component(self, level: float, seed: int) -> np.ndarray:
-        """Flat indices of the component of the level set at ``level`` that contains pixel ``seed``.
+        """Flat indices (sorted) of the component of the level set at ``level`` that contains pixel ``seed``.
 
-        Empty when ``seed`` is not in the level set.
+        Empty when ``seed`` is not in the level set. Only the component's bounding box is scanned.
         """
+        level = float(level)
         lab = self.labels(level)
-        k = lab[seed]
+        k = int(lab[seed])
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(lab == k)
+        boxes = self._boxes.get(level)
+        if boxes is None:
+            boxes = self._boxes[level] = ndimage.find_objects(lab.reshape(self.values.shape))
+        return component_in_box(lab, self.values.shape, boxes[k - 1], k)
+
+
+def component_in_box(labels: np.ndarray, shape: tuple[int, ...], box: tuple[slice, ...], k: int) -> np.ndarray:
+    """Sorted flat indices of the pixels labelled ``k`` inside ``box`` (``labels`` flat, C order)."""
+    sub = labels.reshape(shape)[box] == k
+    local = np.nonzero(sub)
+    coords = tuple(c + sl.start for c, sl in zip(local, box))
+    return np.ravel_multi_index(coords, shape).astype(np.int64)
 
 
 def monotone_paths(values: np.ndarray, saddle: int, *, ascending: bool, stop: float, full: bool,
@@ -134,10 +148,13 @@ def monotone_paths(values: np.ndarray, saddle: int, *, ascending: bool, stop: fl
     return np.unique(np.asarray(out, dtype=np.int64))
 
 
-def adjacent_components(labels: np.ndarray, region: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Flat indices of every labelled component (``labels`` flat, 0 = none) inside or touching ``region``.
+def adjacent_components(labels: np.ndarray, region: np.ndarray, shape: tuple[int, ...],
+                        boxes: list | None = None) -> np.ndarray:
+    """Flat indices (no repeats; not sorted) of every labelled component (``labels`` flat, 0 = none)
+    inside or touching ``region``.
 
-    Touching means within the full (``3**d - 1``) neighbourhood of a region pixel.
+    Touching means within the full (``3**d - 1``) neighbourhood of a region pixel. ``boxes``: optional
+    ``ndimage.find_objects`` of ``labels`` (then only the components' bounding boxes are scanned).
     """
     if region.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -152,6 +169,8 @@ def adjacent_components(labels: np.ndarray, region: np.ndarray, shape: tuple[int
     ids = ids[ids > 0]
     if ids.size == 0:
         return np.zeros(0, dtype=np.int64)
-    lut = np.zeros(int(labels.max()) + 1, dtype=bool)  # label -> selected (faster than np.isin)
-    lut[ids] = True
-    return np.flatnonzero(lut[labels])
+    if boxes is None or ids.size > 8:  # many components: one pass over the array is cheaper
+        lut = np.zeros(int(labels.max()) + 1, dtype=bool)  # label -> selected (faster than np.isin)
+        lut[ids] = True
+        return np.flatnonzero(lut[labels])
+    return np.concatenate([component_in_box(labels, shape, boxes[k - 1], int(k)) for k in ids])  # disjoint

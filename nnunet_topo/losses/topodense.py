@@ -3,9 +3,9 @@
 In one sentence: find the topological features of the predicted map that are wrong *at the decision
 threshold* (Betti matching against the target, or the Betti prior without one), give each wrong feature
 the set of pixels that carries it in the filtration (its basin, the bottleneck paths across its saddle,
-the wrongly classified regions attached to it), and pull every wrongly classified pixel of that set
-toward the target with a cross-entropy term; each feature's term is a mean over its pixels, and the
-loss is the mean over wrong features.
+the wrongly classified regions attached to it), and pull the pixels of that set toward the target with
+a cross-entropy term; each feature's term is a mean over its wrong pixels plus a mean over the rest of
+its region, and the loss is the mean over wrong features.
 
 Notation (per item and selected channel): ``p`` probability map, ``t`` binary target, threshold
 ``tau`` (0.5) and band ``[lo, hi] = [tau - margin, tau + margin]``. A bar ``(b, d)`` of the
@@ -15,10 +15,14 @@ superlevel filtration of ``p`` is *robustly alive* when ``b >= hi`` and ``d <= l
 
 Wrong features (target mode, per homology dimension):
 
-* matched pairs whose predicted bar is not robustly alive;
-* unmatched predicted bars that touch the band (noise bars outside the band cannot change the
-  binarised topology and get no weight);
-* unmatched target bars.
+* *at the threshold* (decided by the Betti matching of the binarised prediction ``{p >= tau}`` with
+  the target, ties broken toward the target, see ``_binarised``): unmatched predicted and target bars
+  alive at the threshold, and matched pairs of which only one bar is alive;
+* *margin* features (matching of the continuous map): matched pairs whose predicted bar is not
+  robustly alive, and unmatched predicted bars that touch the band without being alive at the
+  threshold (noise bars outside the band cannot change the binarised topology and get no weight).
+  A target bar already wrong at the threshold is not counted again. Dimension 1 of 3D uses the
+  continuous matching alone (its support is made of critical-cell neighbourhoods).
 
 At most ``max_features`` per (item, channel) are kept, the most severe first.
 
@@ -34,14 +38,19 @@ holes in 2D, cavities in 3D -- on the dual side, the background connectivity):
   of ``W1`` (primal) / ``W0`` (dual) touching it -- the gap that must be filled;
 * target bar: the target's component (primal) or hole (dual) and the components of ``W0`` / ``W1``
   touching it (a bridge that merges it with another component, a gap that opens a ring);
-* dimension 1 of 3D (no well-defined region): the 3x3x3 neighbourhoods of the critical pixels.
+* dimension 1 of 3D (no well-defined region): the 3x3x3 neighbourhoods of the critical pixels;
+* a bar of the binarised matching: its basin is the component (hole) of ``{p >= tau}`` holding its
+  cell, without saddle paths (the binarised map's saddle cell is arbitrary).
 
-The support of feature ``f`` is ``S_f = R_f n W`` (minus ignored pixels); pixel targets ``y = t``.
-``L = (1 / F) sum_f (1 / |S_f|) sum_{x in S_f} BCE(p_x, y_x)`` (0 when ``F = 0``). Without a target
-(``priors`` and ``target=None``) the ``beta*_k`` most persistent bars count as matched, the others as
-unmatched, and ``y`` comes from the feature itself (raise a basin / path to 1 or lower it to 0, whichever
-needs the smaller change of a critical value); ``S_f`` is then the part of ``R_f`` on the wrong side
-of the band for ``y``.
+With ``support="region"`` (default) the support is the whole region, ``S_f = R_f`` (minus ignored
+pixels), and ``L_f = mean_{S_f n W} BCE(p_x, t_x) + mean_{S_f - W} BCE(p_x, t_x)``: the wrongly
+classified pixels weigh exactly as with ``support="wrong"`` (``S_f = R_f n W``, ``L_f`` the mean over
+it), and the other pixels of the region get a pull toward their target class that fades as they
+become confident. ``L = (1 / F) sum_f L_f`` (0 when ``F = 0``). Without a target (``priors`` and
+``target=None``) the ``beta*_k`` most persistent bars count as matched, the others as unmatched, and
+``y`` comes from the feature itself (raise a basin / path to 1 or lower it to 0, whichever needs the
+smaller change of a critical value); ``S_f`` is then the part of ``R_f`` on the wrong side of the band
+for ``y``.
 """
 from __future__ import annotations
 
@@ -67,8 +76,11 @@ class _ItemContext:
         self.t = t
         self.shape = p.shape
         self.lo, self.hi = lo, hi
+        self.tau = 0.5 * (lo + hi)
+        self.tau_below = float(np.nextafter(self.tau, -np.inf))  # {p > tau_below} = {p >= tau}
         self.full = full
         self.valid = None if valid is None else valid.ravel()
+        self.valid_mask = np.ones(p.size, dtype=bool) if valid is None else valid.ravel().astype(bool)
         self.primal = LevelComponents(p, primal=True, full=full)
         self.dual = LevelComponents(p, primal=False, full=full)
         self.pf = p.ravel()
@@ -81,8 +93,12 @@ class _ItemContext:
                 w0 &= valid
             self.wrong = (w1 | w0).ravel()
             every = structure(p.ndim, True)
-            self.w1_labels = ndimage.label(w1, structure=every)[0].ravel()
-            self.w0_labels = ndimage.label(w0, structure=every)[0].ravel()
+            w1_labels = ndimage.label(w1, structure=every)[0]
+            w0_labels = ndimage.label(w0, structure=every)[0]
+            self.w1_boxes = ndimage.find_objects(w1_labels)
+            self.w0_boxes = ndimage.find_objects(w0_labels)
+            self.w1_labels = w1_labels.ravel()
+            self.w0_labels = w0_labels.ravel()
             self.t_primal = LevelComponents(t.astype(np.float64), primal=True, full=full)
             self.t_dual = LevelComponents(t.astype(np.float64), primal=False, full=full)
 
@@ -109,13 +125,18 @@ class TopoDenseLoss(TopologicalLoss):
         margin: half-width of the band ``[tau - margin, tau + margin]`` a feature must clear to count as
             repaired (default 0.1; ``0 <= margin < min(tau, 1 - tau)``).
         max_features: wrong features kept per (item, channel), most severe first (default 32).
+        pixel_loss: ``"bce"`` (default) or ``"hinge"`` on the log-odds (zero once a pixel clears the band).
+        support: ``"region"`` (default): every pixel of a wrong feature's carrying region pulls toward
+            the target (wrong pixels and the rest of the region each averaged); ``"wrong"``: only its
+            wrongly classified pixels (``R_f n W``). Prior mode always uses the wrong side of the band.
         dims: homology dimensions to use (default all of the (sliced) spatial dimensionality).
         classes, nonlinearity, ignore_label, reduction, connectivity, slice_axis, num_threads: see
             :class:`TopologicalLoss`.
 
     Shapes: logits ``(B, C, *spatial)``; target ``(B, 1, *spatial)`` labels, ``(B, C, *spatial)``
     regions (sigmoid), or None (prior mode). ``last_stats`` holds ``num_wrong_features``,
-    ``seconds_ph`` (persistence + matching), ``seconds_regions`` and ``support_sizes`` (``|S_f|`` of
+    ``seconds_ph`` (persistence + both matchings), ``seconds_regions`` (everything between the
+    matchings and the loss tensor: region labelling, supports, weights) and ``support_sizes`` (``|S_f|`` of
     every wrong feature of the call).
     """
 
@@ -138,6 +159,7 @@ class TopoDenseLoss(TopologicalLoss):
         max_features: int = 32,
         dims: Iterable[int] | None = None,
         pixel_loss: str = "bce",
+        support: str = "region",
     ) -> None:
         super().__init__(classes=classes, nonlinearity=nonlinearity, ignore_label=ignore_label,
                          reduction=reduction, connectivity=connectivity, slice_axis=slice_axis,
@@ -157,6 +179,7 @@ class TopoDenseLoss(TopologicalLoss):
             dims = tuple(sorted(set(dims)))
         self.dims = dims
         self.pixel_loss = look_up_option("pixel_loss", pixel_loss, ("bce", "hinge"))
+        self.support = look_up_option("support", support, ("wrong", "region"))
         self.threshold = float(threshold)
         self.margin = float(margin)
         self.max_features = max_features
@@ -170,24 +193,52 @@ class TopoDenseLoss(TopologicalLoss):
         deficiency = (hi - np.minimum(births, hi)) + (np.maximum(d, lo) - lo)
         return overlap, robust, deficiency
 
-    def _wrong_from_matching(self, dm) -> list[tuple[float, int, int]]:
-        """``(severity, pred index or -1, target index or -1)`` of the wrong features of one dimension."""
+    def _wrong_from_matching(self, dm, margin_only: bool = True) -> list[tuple[float, int, int]]:
+        """Margin features of one dimension from the matching of the continuous maps.
+
+        ``(severity, pred index or -1, target index or -1)``: matched pairs whose predicted bar is not
+        robustly alive, and unmatched predicted bars that touch the band but are *not* alive at the
+        threshold (about to appear or to split). Which features are wrong *at* the threshold is decided
+        by :meth:`_wrong_at_threshold` (the matching of the binarised maps), not here: on the continuous
+        map the induced matching can pair a spurious but fully persistent blob with a true component
+        and leave the true one unmatched. With ``margin_only=False`` (dimension 1 of 3D, whose support
+        is made of critical-cell neighbourhoods, meaningless on a binarised map) this matching decides
+        everything: unmatched predicted bars touching the band and unmatched target bars count too.
+        """
         pred = dm.pred
         overlap, robust, deficiency = self._band(pred.births, pred.deaths, pred.essential)
+        alive = _alive(pred.births, pred.deaths, pred.essential, self.threshold)
         out = []
         tgt = dm.target
-        t_alive = (tgt.births >= self.threshold) & (tgt.essential | (tgt.deaths < self.threshold))
+        t_alive = _alive(tgt.births, tgt.deaths, tgt.essential, self.threshold)
         for ip, ig in zip(dm.matched_pred, dm.matched_target):
             if t_alive[ig] and not robust[ip]:
                 out.append((float(deficiency[ip]), int(ip), int(ig)))
-            elif not t_alive[ig] and overlap[ip] > 0:  # e.g. the essential bar of an empty target
+            elif not t_alive[ig] and overlap[ip] > 0 and not (margin_only and alive[ip]):
                 out.append((float(overlap[ip]), int(ip), int(ig)))
         for ip in dm.unmatched_pred:
-            if overlap[ip] > 0:
+            if overlap[ip] > 0 and not (margin_only and alive[ip]):
                 out.append((float(overlap[ip]), int(ip), -1))
-        for ig in dm.unmatched_target:
-            if t_alive[ig]:
-                out.append((2.0 * self.margin + 1.0, -1, int(ig)))
+        if not margin_only:
+            out += [(2.0 * self.margin + 1.0, -1, int(ig)) for ig in dm.unmatched_target if t_alive[ig]]
+        return out
+
+    def _wrong_at_threshold(self, dm) -> list[tuple[float, int, int]]:
+        """Features of one dimension that are wrong in the binarised prediction ``{p >= tau}``.
+
+        ``dm`` is the matching of the binarised prediction with the target: unmatched bars alive at the
+        threshold, and matched pairs of which exactly one bar is alive (the essential bar of an empty
+        target). Severity ``2m + 2``: above every margin feature, so ``max_features`` keeps them first.
+        """
+        sev = 2.0 * self.margin + 2.0
+        pa = _alive(dm.pred.births, dm.pred.deaths, dm.pred.essential, 0.5)  # see _binarised
+        ta = _alive(dm.target.births, dm.target.deaths, dm.target.essential, 0.5)
+        # a matched pair with one bar alive is the alive bar's feature alone (the other bar's region at
+        # the threshold is not a feature: e.g. the "hole" of a broken ring is the whole background)
+        out = [(sev, int(ip), -1) if pa[ip] else (sev, -1, int(ig))
+               for ip, ig in zip(dm.matched_pred, dm.matched_target) if pa[ip] != ta[ig]]
+        out += [(sev, int(ip), -1) for ip in dm.unmatched_pred if pa[ip]]
+        out += [(sev, -1, int(ig)) for ig in dm.unmatched_target if ta[ig]]
         return out
 
     def _wrong_from_prior(self, diagram, beta: int) -> list[tuple[float, int, bool]]:
@@ -210,8 +261,13 @@ class TopoDenseLoss(TopologicalLoss):
             return "dual"
         return "middle"
 
-    def _support_target_mode(self, ctx: _ItemContext, kind: str, pbar, gbar) -> np.ndarray:
-        """Flat indices ``S_f`` of one wrong feature; ``pbar``/``gbar`` are (b, d, cb, cd, essential) or None."""
+    def _support_target_mode(self, ctx: _ItemContext, kind: str, pbar, gbar, at_threshold: bool) -> np.ndarray:
+        """Flat indices ``S_f`` of one wrong feature; ``pbar``/``gbar`` are (b, d, cb, cd, essential) or None.
+
+        ``at_threshold``: the bars come from the matching of the binarised maps; the basin is then the
+        component (hole) of ``{p >= tau}`` holding the bar's cell, and no saddle paths are added (the
+        binarised filtration's saddle cell is an arbitrary pixel at level 0).
+        """
         parts = []
         if kind == "middle":
             cells = []
@@ -223,34 +279,37 @@ class TopoDenseLoss(TopologicalLoss):
             if pbar is not None:
                 b, d, cb, cd, ess = pbar
                 if kind == "primal":
-                    basin = ctx.primal.component(_primal_level(b, d, ctx.lo), cb)
+                    level = ctx.tau_below if at_threshold else _primal_level(b, d, ctx.lo)
+                    basin = ctx.primal.component(level, cb)
                     saddle = cd
                     own_side = ctx.tf
-                    labels = ctx.w1_labels
+                    labels = (ctx.w1_labels, ctx.w1_boxes)
                 else:
-                    basin = ctx.dual.component(_dual_level(b, d, ctx.hi), cd)
+                    basin = ctx.dual.component(ctx.tau if at_threshold else _dual_level(b, d, ctx.hi), cd)
                     saddle = cb
                     own_side = ~ctx.tf
-                    labels = ctx.w0_labels
-                parts += [basin, ctx.paths(saddle)]
+                    labels = (ctx.w0_labels, ctx.w0_boxes)
+                parts.append(basin)
+                if not at_threshold:
+                    parts.append(ctx.paths(saddle))
                 if basin.size and own_side[basin].any():
-                    parts.append(adjacent_components(labels, basin, ctx.shape))
+                    parts.append(adjacent_components(labels[0], basin, ctx.shape, labels[1]))
             if gbar is not None:
                 b, d, cb, cd, ess = gbar
                 if kind == "primal":
                     region = ctx.t_primal.component(0.5, cb)  # {t > 0.5}
-                    labels = ctx.w0_labels
+                    labels = (ctx.w0_labels, ctx.w0_boxes)
                 else:
                     region = ctx.t_dual.component(0.5, cd)  # {t < 0.5}
-                    labels = ctx.w1_labels
-                parts += [region, adjacent_components(labels, region, ctx.shape)]
-        mask = np.zeros(ctx.pf.size, dtype=bool)
+                    labels = (ctx.w1_labels, ctx.w1_boxes)
+                parts += [region, adjacent_components(labels[0], region, ctx.shape, labels[1])]
+        mask = np.zeros(ctx.pf.size, dtype=bool)  # union by a mask: np.unique of large index sets is slower
         for part in parts:
             if part.dtype == bool:
                 mask |= part
             else:
                 mask[part] = True
-        mask &= ctx.wrong  # the wrong mask already excludes ignored pixels
+        mask &= ctx.wrong if self.support == "wrong" else ctx.valid_mask  # both exclude ignored pixels
         return np.flatnonzero(mask)
 
     def _support_prior_mode(self, ctx: _ItemContext, kind: str, bar, matched: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -343,6 +402,11 @@ class TopoDenseLoss(TopologicalLoss):
             maps.append(p)
             valids.append(v)
         if has_target:
+            # which features are wrong at the threshold: matching of the binarised maps (what a user sees
+            # and what the repair criterion measures); the continuous matching adds the margin features
+            bmaps = [_binarised(p >= self.threshold, t > 0.5) for p, t in zip(maps, tmaps)]
+            bin_results = self.timed(matching_batch(), bmaps, tmaps, dims=dims, connectivity=self.connectivity,
+                                     num_threads=self.num_threads)
             results = self.timed(matching_batch(), maps, tmaps, dims=dims, connectivity=self.connectivity,
                                  num_threads=self.num_threads)
         else:
@@ -356,15 +420,29 @@ class TopoDenseLoss(TopologicalLoss):
         w0 = np.zeros((n * k, plane))
         sizes: list[int] = []
         n_features = np.zeros((n, k), dtype=np.int64)
-        for (i, j), p, t, v, res in zip(jobs, maps, tmaps if has_target else [None] * len(maps), valids, results):
+        nomaps = [None] * len(maps)
+        for (i, j), p, t, v, res, bres in zip(jobs, maps, tmaps if has_target else nomaps, valids, results,
+                                              bin_results if has_target else nomaps):
             ctx = _ItemContext(p, t, v, lo, hi, full)
-            feats = []  # (severity, dim, pbar, gbar or matched-flag)
+            feats = []  # (severity, dim, pbar, gbar or matched-flag, at threshold)
             if has_target:
                 for kk in dims:
-                    dm = res[kk]
-                    bp, bg = _Bars(dm.pred), _Bars(dm.target)
-                    for sev, ip, ig in self._wrong_from_matching(dm):
-                        feats.append((sev, kk, bp, ip, bg, ig))
+                    # both matchings share the target's diagram, so target indices agree: a target bar
+                    # already wrong at the threshold is not counted again as a margin feature
+                    taken: set[int] = set()
+                    middle = self._kind(kk, ndim) == "middle"
+                    for dm, at_threshold in ((bres[kk], True), (res[kk], False)):
+                        if middle and at_threshold:
+                            continue
+                        bp, bg = _Bars(dm.pred), _Bars(dm.target)
+                        wrong = (self._wrong_at_threshold(dm) if at_threshold
+                                 else self._wrong_from_matching(dm, margin_only=not middle))
+                        for sev, ip, ig in wrong:
+                            if at_threshold:
+                                taken.add(ig)
+                            elif ig >= 0 and ig in taken:
+                                continue
+                            feats.append((sev, kk, bp, ip, bg, ig, at_threshold))
             elif res is not None:
                 prior = self.priors[prep.channels[j]]
                 for kk in res.dims:
@@ -372,16 +450,16 @@ class TopoDenseLoss(TopologicalLoss):
                         continue
                     bp = _Bars(res[kk])
                     for sev, ip, matched in self._wrong_from_prior(res[kk], prior[kk]):
-                        feats.append((sev, kk, bp, ip, None, matched))
+                        feats.append((sev, kk, bp, ip, None, matched, False))
             feats.sort(key=lambda f: -f[0])
             feats = feats[: self.max_features]
             per_map = []
-            for sev, kk, bp, ip, bg, other in feats:
+            for sev, kk, bp, ip, bg, other, at_threshold in feats:
                 kind = self._kind(kk, ndim)
                 pbar = bp[ip]
                 extra = bg[other] if bg is not None else other  # target bar, or the prior's "matched" flag
                 if has_target:
-                    idx = self._support_target_mode(ctx, kind, pbar, extra)
+                    idx = self._support_target_mode(ctx, kind, pbar, extra, at_threshold)
                     y = ctx.tf[idx].astype(np.float64) if idx.size else np.zeros(0)
                     if idx.size == 0:  # nothing wrongly classified carries it: its critical cells
                         cells = [c for bar in (pbar, extra) if bar is not None for c in (bar[2], bar[3])]
@@ -391,13 +469,21 @@ class TopoDenseLoss(TopologicalLoss):
                     idx, y = self._support_prior_mode(ctx, kind, pbar, extra)
                 if idx.size == 0:
                     continue
-                per_map.append((idx, y))
+                # per-pixel share of the feature's term: a mean over its wrongly classified pixels plus,
+                # with support="region", a mean over the rest of its region (each part sums to 1)
+                if has_target and self.support == "region":
+                    bad = ctx.wrong[idx]
+                    n_bad = int(bad.sum())
+                    share = np.where(bad, 1.0 / max(n_bad, 1), 1.0 / max(idx.size - n_bad, 1))
+                else:
+                    share = np.full(idx.size, 1.0 / idx.size)
+                per_map.append((idx, y, share))
             row = i * k + j
-            for idx, y in per_map:
-                share = 1.0 / (idx.size * len(per_map))
+            for idx, y, share in per_map:
+                share = share / len(per_map)
                 ones = y > 0.5
-                np.add.at(w1[row], idx[ones], share)
-                np.add.at(w0[row], idx[~ones], share)
+                w1[row, idx[ones]] += share[ones]  # idx is unique within a feature
+                w0[row, idx[~ones]] += share[~ones]
                 sizes.append(int(idx.size))
             n_features[i, j] = len(per_map)
         self.last_stats["seconds_regions"] = time.perf_counter() - t0
@@ -440,6 +526,24 @@ def _dual_level(b: float, d: float, hi: float) -> float:
     level = min(b, hi) if d < min(b, hi) else b
     snapped = np.floor(level * _LEVEL_STEPS) / _LEVEL_STEPS
     return float(snapped) if snapped > d else level
+
+
+def _binarised(b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The binarised prediction ``b = {p >= tau}`` as a map whose ties are broken by the target.
+
+    Values 1 on ``b & t``, 0.75 on ``b & ~t``, 0.25 on ``~b & t``, 0 elsewhere: ``{map >= 0.5} = b``,
+    so the features alive at 0.5 are exactly those of the binarised prediction, but a component that
+    overlaps the target is born earlier than one that does not. With a plain 0/1 map every component
+    is born at 1 and the tie-break by pixel index decides which one is the essential bar: a spurious
+    blob in the first rows of the image would then be "matched" to the target's structure and the true
+    structure reported as the unmatched one.
+    """
+    return np.where(b, 0.75, 0.0) + 0.25 * t
+
+
+def _alive(births: np.ndarray, deaths: np.ndarray, essential: np.ndarray, tau: float) -> np.ndarray:
+    """Bars that are features of the binarised map ``{p >= tau}``: ``b >= tau > d`` (essential: ``b >= tau``)."""
+    return (births >= tau) & (essential | (deaths < tau))
 
 
 class _Bars:

@@ -54,7 +54,7 @@ def test_noise_bars_outside_the_band_get_no_weight():
 
 def test_gap_raised_blob_lowered_nothing_else():
     p, t = _broken_ring_with_blob()
-    loss = TopoDenseLoss(nonlinearity="sigmoid")
+    loss = TopoDenseLoss(nonlinearity="sigmoid", support="wrong")
     v, g = _run(loss, p, t)
     assert loss.last_stats["num_wrong_features"] == 2  # the weak ring hole and the blob
     gap = np.zeros_like(t, bool)
@@ -99,7 +99,7 @@ def test_fragment_gap_in_a_vessel_is_filled():
     p = 0.03 + 0.94 * t
     p[7, 12:16] = 0.1  # gap of 4 pixels
     p[6, 13] = 0.2  # the saddle path need not stay inside the target: the support still is the gap
-    loss = TopoDenseLoss(nonlinearity="sigmoid")
+    loss = TopoDenseLoss(nonlinearity="sigmoid", support="wrong")
     _, g = _run(loss, p, t)
     assert loss.last_stats["num_wrong_features"] == 1
     raised = np.zeros_like(t, bool)
@@ -114,11 +114,75 @@ def test_bridge_between_two_components_is_cut():
     t[3:9, 12:18] = 1
     p = 0.02 + 0.96 * t
     p[5:7, 7:12] = 0.8  # bridge
-    loss = TopoDenseLoss(nonlinearity="sigmoid")
+    loss = TopoDenseLoss(nonlinearity="sigmoid", support="wrong")
     _, g = _run(loss, p, t)
     bridge = np.zeros_like(t, bool)
     bridge[5:7, 7:12] = True
     assert np.array_equal(g > 0, bridge) and not (g < 0).any()
+
+
+def _line_with_gap():
+    t = np.zeros((15, 30))
+    t[7, 2:28] = 1
+    p = 0.03 + 0.94 * t
+    p[7, 12:16] = 0.1
+    return p, t
+
+
+def _two_bars_with_bridge():
+    t = np.zeros((12, 20))
+    t[3:9, 2:7] = 1
+    t[3:9, 12:18] = 1
+    p = 0.02 + 0.96 * t
+    p[5:7, 7:12] = 0.8
+    return p, t
+
+
+@pytest.mark.parametrize("case", ["ring+blob", "line+gap", "bridge"])
+def test_region_support_adds_the_rest_of_the_carrying_region(case):
+    """support="region": the wrong pixels get exactly the gradient of support="wrong"; the other pixels
+    of the region (here the fragment of the line / ring that the feature belongs to, or the target
+    component a bridge merges) get a pull toward their target class, never away from it."""
+    p, t = {"ring+blob": _broken_ring_with_blob, "line+gap": _line_with_gap, "bridge": _two_bars_with_bridge}[case]()
+    v_w, g_w = _run(TopoDenseLoss(nonlinearity="sigmoid", support="wrong"), p, t)
+    dense = TopoDenseLoss(nonlinearity="sigmoid", support="region")
+    v_r, g_r = _run(dense, p, t)
+    wrong = ((t > 0.5) & (p < 0.6)) | ((t <= 0.5) & (p > 0.4))
+    np.testing.assert_allclose(g_r[wrong], g_w[wrong], rtol=1e-12, atol=0)
+    extra = (g_r != 0) & ~wrong
+    assert extra.sum() > (g_w != 0).sum()  # denser: the rest of the region
+    assert (g_r[t > 0.5] <= 0).all() and (g_r[t <= 0.5] >= 0).all()  # always toward the target
+    assert float(v_r) > float(v_w)
+    if case == "line+gap":  # region = the unmatched fragment (one side of the gap) + the gap
+        side = g_r[7] != 0
+        assert side[12:16].all() and (side[2:12].all() != side[16:28].all())
+        assert not (g_r[np.arange(15) != 7] != 0).any()
+
+
+def test_binarised_matching_decides_which_features_are_wrong():
+    """Ties of a binarised map are broken toward the target: a spurious blob in the first rows (born
+    first in index order) is the unmatched feature, not the true structure it would tie with."""
+    t = np.zeros((20, 23))
+    t[10:16, 4:20] = 1
+    p = 0.02 + 0.96 * t
+    p[1:4, 1:4] = 0.99  # spurious blob, brighter than the true structure and first in index order
+    loss = TopoDenseLoss(nonlinearity="sigmoid")
+    _, g = _run(loss, p, t)
+    assert loss.last_stats["num_wrong_features"] == 1
+    assert (g[1:4, 1:4] > 0).all() and not (g < 0).any() and np.count_nonzero(g) == 9
+
+
+@pytest.mark.slow
+def test_repairs_the_bench_cases_that_the_continuous_matching_missed(shared_data):
+    """Regression: CHASE Image_01R@r565c417 of `nnunet-topo bench repair` (a blob the continuous
+    matching paired with a true component) is repaired; the criterion is the binarised Betti matching."""
+    from nnunet_topo.benchmarking._repair_corpus import build_corpus
+    from nnunet_topo.benchmarking.repair import run_case
+
+    corpus = build_corpus(shared_data, 120, seed=0)
+    i = next(k for k, c in enumerate(corpus) if c.name == "CHASE_DB1/Image_01R_1stHO.png@r565c417")
+    rec = run_case(corpus[i], "topodense", steps=100, lr=0.1, fidelity=0.01, amplitude=3.0, seed=i)
+    assert rec["repaired_at"] is not None and rec["final_dice"] > 0.99
 
 
 def test_prior_mode_without_target():
@@ -179,7 +243,7 @@ def test_3d_loop_uses_neighbourhoods():
     t[2, 4:7, 4:8] = 0  # a planar ring: one loop (dim 1) in 3D
     p = 0.02 + 0.96 * t
     p[2, 5, 8:10] = 0.1  # cut the ring
-    loss = TopoDenseLoss(nonlinearity="sigmoid", dims=[1])
+    loss = TopoDenseLoss(nonlinearity="sigmoid", dims=[1], support="wrong")
     _, g = _run(loss, p, t)
     assert loss.last_stats["num_wrong_features"] == 1
     assert (g[2, 5, 8:10] < 0).all() and not (g > 0).any()
