@@ -201,6 +201,7 @@ def time_costs(data_root: Path, plans: dict[str, Any], losses: dict[str, Callabl
                 "returned_constant_without_grad": constant,
                 "num_wrong_features": stats.get("num_wrong_features"),
                 "seconds_ph": stats.get("seconds_ph"),
+                "seconds_regions": stats.get("seconds_regions"),  # TopoDenseLoss only
             }
     result["losses"] = rows
     return result

@@ -407,8 +407,19 @@ class TopoDenseLoss(TopologicalLoss):
             bmaps = [_binarised(p >= self.threshold, t > 0.5) for p, t in zip(maps, tmaps)]
             bin_results = self.timed(matching_batch(), bmaps, tmaps, dims=dims, connectivity=self.connectivity,
                                      num_threads=self.num_threads)
-            results = self.timed(matching_batch(), maps, tmaps, dims=dims, connectivity=self.connectivity,
-                                 num_threads=self.num_threads)
+            # margin features only count once the binarised map is right (they cannot outrank a feature
+            # wrong at the threshold anyway): the continuous matching -- the expensive one on a noisy
+            # map -- runs only for those maps, and for loops in 3D (continuous matching only)
+            middle = any(self._kind(kk, ndim) == "middle" for kk in dims)
+            flat = [kk for kk in dims if self._kind(kk, ndim) != "middle"]
+            need = [middle or not any(self._wrong_at_threshold(r[kk]) for kk in flat) for r in bin_results]
+            sub = [m for m, x in enumerate(need) if x]
+            results = [None] * len(maps)
+            if sub:
+                done = self.timed(matching_batch(), [maps[m] for m in sub], [tmaps[m] for m in sub], dims=dims,
+                                  connectivity=self.connectivity, num_threads=self.num_threads)
+                for m, r in zip(sub, done):
+                    results[m] = r
         else:
             prior_dims = tuple(kk for kk in dims if any(kk < len(self.priors[ch]) for ch in prep.channels))
             results = batch_persistence(self, maps, prior_dims) if prior_dims else [None] * len(maps)
@@ -431,8 +442,8 @@ class TopoDenseLoss(TopologicalLoss):
                     # already wrong at the threshold is not counted again as a margin feature
                     taken: set[int] = set()
                     middle = self._kind(kk, ndim) == "middle"
-                    for dm, at_threshold in ((bres[kk], True), (res[kk], False)):
-                        if middle and at_threshold:
+                    for dm, at_threshold in ((bres[kk], True), (None if res is None else res[kk], False)):
+                        if dm is None or (middle and at_threshold):
                             continue
                         bp, bg = _Bars(dm.pred), _Bars(dm.target)
                         wrong = (self._wrong_at_threshold(dm) if at_threshold
