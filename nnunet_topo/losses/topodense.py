@@ -21,8 +21,10 @@ Wrong features (target mode, per homology dimension):
 * *margin* features (matching of the continuous map): matched pairs whose predicted bar is not
   robustly alive, and unmatched predicted bars that touch the band without being alive at the
   threshold (noise bars outside the band cannot change the binarised topology and get no weight).
-  A target bar already wrong at the threshold is not counted again. Dimension 1 of 3D uses the
-  continuous matching alone (its support is made of critical-cell neighbourhoods).
+  Margin features count only for maps whose binarised matching found nothing wrong (the continuous
+  matching runs only for those). A target bar already wrong at the threshold is not counted again.
+  Dimension 1 of 3D uses the continuous matching alone (its support is made of critical-cell
+  neighbourhoods).
 
 At most ``max_features`` per (item, channel) are kept, the most severe first.
 
