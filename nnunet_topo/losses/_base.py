@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from nnunet_topo.topology._validation import CONNECTIVITIES, look_up_option
+
 __all__ = [
     "TopologicalLoss",
     "PreparedInput",
@@ -39,16 +41,6 @@ __all__ = [
 
 NONLINEARITIES = ("softmax", "sigmoid")
 REDUCTIONS = ("mean", "sum", "none")
-CONNECTIVITIES = ("full", "face")
-
-
-def look_up_option(name: str, value: object, allowed: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``allowed``; otherwise raise naming both."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name}: expected one of {tuple(allowed)}, got {type(value).__name__} {value!r}")
-    if value not in allowed:
-        raise ValueError(f"{name}: expected one of {tuple(allowed)}, got {value!r}")
-    return value
 
 
 def gather(maps: torch.Tensor, item: int, channel: int, flat_index: np.ndarray | Sequence[int]) -> torch.Tensor:
