@@ -21,3 +21,12 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f"real data not found at {root} (set NNUNET_TOPO_SHARED_DATA)")
     return root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Markers and warning filters (kept here so the repository's top level stays as the brief lists it)."""
+    config.addinivalue_line(
+        "markers", "slow: end-to-end tests (nnU-Net training, real-data converters); deselect with -m 'not slow'"
+    )
+    config.addinivalue_line("markers", "realdata: needs ../shared/data (skipped with a reason when absent)")
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:batchgenerators.*")
