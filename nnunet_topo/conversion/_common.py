@@ -184,55 +184,18 @@ def read_png_like(path: Path, *, what: str) -> tuple[np.ndarray, str]:
 def _nifti_payload_check(path: Path, *, what: str) -> None:
     """Raise :class:`CaseProblem` when a ``.nii``/``.nii.gz`` file is truncated or its gzip stream is corrupt.
 
-    SimpleITK (ITK's NIfTI reader) silently fills a truncated ``.nii.gz`` with zeros, so the converters
-    decompress the whole stream (gzip checks length and CRC) and compare the bytes present with what
-    the header promises: ``vox_offset + prod(dim[1:dim[0]+1]) * bitpix / 8``.
+    SimpleITK fills a truncated ``.nii.gz`` with zeros; see :mod:`nnunet_topo._nifti_integrity`.
     """
-    import gzip
-    import struct
-    import zlib
+    from nnunet_topo._nifti_integrity import nifti_payload_problem
 
-    name = path.name.lower()
-    if not (name.endswith(".nii") or name.endswith(".nii.gz")):
+    problem = nifti_payload_problem(path)
+    if problem is None:
         return
-    head = b""
-    total = 0
-    try:
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rb") as fh:
-            while True:
-                chunk = fh.read(1 << 20)
-                if not chunk:
-                    break
-                if len(head) < 540:
-                    head += chunk[: 540 - len(head)]
-                total += len(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CaseProblem(f"{what} file unreadable or truncated: {path} ({type(exc).__name__}: {exc})") from None
-    if len(head) < 348:
-        raise CaseProblem(f"{what} file unreadable or truncated: {path} (only {total} bytes, no NIfTI header)")
-    for endian in "<>":
-        sizeof_hdr = struct.unpack(endian + "i", head[:4])[0]
-        if sizeof_hdr == 348:
-            dims = struct.unpack(endian + "8h", head[40:56])
-            bitpix = struct.unpack(endian + "h", head[72:74])[0]
-            offset = int(struct.unpack(endian + "f", head[108:112])[0])
-            break
-        if sizeof_hdr == 540 and len(head) >= 540:
-            dims = struct.unpack(endian + "8q", head[16:80])
-            bitpix = struct.unpack(endian + "h", head[14:16])[0]
-            offset = struct.unpack(endian + "q", head[168:176])[0]
-            break
-    else:
-        raise CaseProblem(f"{what} file is not NIfTI (bad header size field): {path}")
-    ndim = int(dims[0])
-    if not 1 <= ndim <= 7:
-        raise CaseProblem(f"{what} file has a corrupt NIfTI header (dim[0] = {ndim}): {path}")
-    expected = max(offset, 352 if sizeof_hdr == 348 else 544) + int(np.prod(dims[1:ndim + 1], dtype=np.int64)) * bitpix // 8
-    if total < expected:
-        raise CaseProblem(
-            f"{what} file unreadable or truncated: {path} (holds {total} bytes, its header promises {expected})"
-        )
+    if problem.startswith("not NIfTI"):
+        raise CaseProblem(f"{what} file is {problem}: {path}")
+    if problem.startswith("corrupt NIfTI"):
+        raise CaseProblem(f"{what} file has a {problem}: {path}")
+    raise CaseProblem(f"{what} file unreadable or truncated: {path} ({problem})")
 
 
 def read_sitk(path: Path, *, what: str):

@@ -153,9 +153,17 @@ def get_reader_writer(dataset_json: Mapping[str, Any], example_file: str | os.Pa
 def read_segmentation(reader_writer, path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     """Read one segmentation; returns an int array ``(H, W)`` (2D data) or ``(D, H, W)`` and properties.
 
+    NIfTI files are first checked for truncation: SimpleITK would read a truncated ``.nii.gz`` as
+    zeros, which would score as a real (empty) prediction.
+
     Raises:
-        ValueError: unreadable file or non-integer values.
+        ValueError: unreadable, truncated or corrupt file, or non-integer values.
     """
+    from nnunet_topo._nifti_integrity import nifti_payload_problem
+
+    problem = nifti_payload_problem(path)
+    if problem is not None:
+        raise ValueError(f"cannot read segmentation {str(path)!r}: truncated or corrupt NIfTI ({problem})")
     try:
         seg, props = reader_writer.read_seg(str(path))
     except Exception as exc:  # nnU-Net readers raise many types; name the file

@@ -243,6 +243,34 @@ def test_spacing_mismatch(tmp_path):
         evaluate_folder(gt_dir, pred_dir, dj, output_file=None, progress=False)
 
 
+def test_truncated_nifti_prediction_is_refused(tmp_path):
+    """SimpleITK reads a truncated .nii.gz as zeros; the evaluator must refuse it, naming the file."""
+    import gzip
+
+    import SimpleITK as sitk
+
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    v = np.stack([ring()] * 3)
+    write_nii(gt_dir / "v.nii.gz", v)
+    whole = gzip.compress(gzip.decompress((gt_dir / "v.nii.gz").read_bytes()))
+    raw = gzip.decompress(whole)
+    # a cut gzip stream, then a whole stream whose payload is cut: both read as images by SimpleITK
+    (pred_dir / "v.nii.gz").write_bytes(whole[: len(whole) // 2])
+    dj = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
+    with pytest.raises(ValueError, match=r"v\.nii\.gz.*truncated or corrupt NIfTI.*EOFError"):
+        evaluate_folder(gt_dir, pred_dir, dj, output_file=tmp_path / "s.json", progress=False)
+    (pred_dir / "v.nii.gz").write_bytes(gzip.compress(raw[:-100]))
+    assert sitk.GetArrayFromImage(sitk.ReadImage(str(pred_dir / "v.nii.gz"))).shape == v.shape  # read silently
+    with pytest.raises(ValueError, match=rf"holds {len(raw) - 100} bytes, its header promises {len(raw)}"):
+        evaluate_folder(gt_dir, pred_dir, dj, output_file=tmp_path / "s.json", progress=False)
+    assert not (tmp_path / "s.json").exists()
+    (pred_dir / "v.nii.gz").write_bytes(whole)
+    m = evaluate_folder(gt_dir, pred_dir, dj, output_file=None, progress=False)["metric_per_case"][0]["metrics"]["1"]
+    assert m["Dice"] == 1.0
+
+
 def test_cli_and_report(png_dataset, tmp_path, capsys):
     out = tmp_path / "o" / "summary.json"
     report = tmp_path / "o" / "report.html"
