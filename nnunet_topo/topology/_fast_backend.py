@@ -24,12 +24,12 @@ from ._gudhi_backend import sort_bars
 from ._loops3d import loops_3d_full
 from ._types import Diagram
 from ._union_find import (
+    bar_order,
     connectivity_bits,
     dim0_pairs,
     inverse_permutation,
     neighbour_masks,
     neighbour_offsets,
-    radix_argsort_ascending_uint64,
     radix_argsort_decreasing,
     top_dim_pairs,
 )
@@ -39,13 +39,11 @@ __all__ = ["fast_diagrams", "make_diagram", "sort_bars_fast"]
 
 def sort_bars_fast(births, deaths, birth_idx, death_idx, essential) -> np.ndarray:
     """Same order as :func:`sort_bars` (persistence down, then birth, death index), by radix sorts."""
-    if len(births) < 16384:
+    if len(births) < 64:
         return sort_bars(births, deaths, birth_idx, death_idx, essential)
-    pers = np.where(essential, np.inf, births - deaths)
-    span = int(death_idx.max()) + 2
-    first = radix_argsort_ascending_uint64((birth_idx * span + (death_idx + 1)).view(np.uint64))
-    second = radix_argsort_decreasing(pers[first])
-    return first[second].astype(np.int64)
+    return bar_order(np.asarray(births, np.float64), np.asarray(deaths, np.float64),
+                     np.asarray(birth_idx, np.int64), np.asarray(death_idx, np.int64),
+                     np.asarray(essential, np.bool_))
 
 
 def make_diagram(

@@ -29,6 +29,7 @@ __all__ = [
     "two_level_order",
     "merge_max_order",
     "neighbour_offsets",
+    "neighbour_adjacency",
     "superlevel_dim0",
     "comparison_dim0",
     "complement_joint",
@@ -51,15 +52,36 @@ def pad_layout(shape: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray, np.
 def neighbour_offsets(padded_shape: tuple[int, ...], *, full: bool) -> np.ndarray:
     """Flat offsets of the neighbours in the padded grid: all ``3**d - 1`` (``full``) or the ``2d`` face ones."""
     strides = np.cumprod((1,) + tuple(reversed(padded_shape[1:])))[::-1]
+    return np.array([int((step * strides).sum()) for step in _steps(len(padded_shape), full=full)], dtype=np.int64)
+
+
+def _steps(ndim: int, *, full: bool) -> list[np.ndarray]:
+    """Neighbour steps (``-1/0/1`` per axis) in the order of :func:`neighbour_offsets`."""
     out = []
-    for delta in np.ndindex(*(3,) * len(padded_shape)):
+    for delta in np.ndindex(*(3,) * ndim):
         step = np.array(delta) - 1
-        if not step.any():
+        if not step.any() or (not full and np.abs(step).sum() != 1):
             continue
-        if not full and np.abs(step).sum() != 1:
-            continue
-        out.append(int((step * strides).sum()))
-    return np.array(out, dtype=np.int64)
+        out.append(step)
+    return out
+
+
+def neighbour_adjacency(ndim: int, *, full: bool) -> np.ndarray:
+    """int64 ``adj[j]``: bitmask of the neighbours (same order and connectivity) adjacent to neighbour ``j``.
+
+    Two present neighbours of a cell that are adjacent to each other are already in one component
+    (the later of them joined the earlier when it entered), so once one of them is handled the
+    other needs no ``find``. Computed from the steps, not the flat offsets, which can alias on
+    tiny grids.
+    """
+    steps = _steps(ndim, full=full)
+    index = {tuple(s): j for j, s in enumerate(steps)}
+    adj = np.zeros(len(steps), dtype=np.int64)
+    for a, sa in enumerate(steps):
+        for b, sb in enumerate(steps):
+            if a != b and tuple(sa - sb) in index:
+                adj[a] |= np.int64(1) << np.int64(b)
+    return adj
 
 
 @njit(cache=True, nogil=True)
@@ -158,10 +180,10 @@ def _find(parent, x):
 
 
 @njit(cache=True, nogil=True)
-def superlevel_dim0(order, rank, offsets, size):
+def superlevel_dim0(order, rank, offsets, adj, size):
     """Finite dimension-0 bars of a superlevel filtration (union-find, elder rule).
 
-    Returns ``(birth, death)`` padded indices; the essential bar (born at ``order[0]``) is not listed.
+    ``adj``: :func:`neighbour_adjacency` of ``offsets``. Returns ``(birth, death)`` padded indices; the essential bar (born at ``order[0]``) is not listed.
     """
     parent = np.full(size, -1, dtype=np.int32)
     n = order.shape[0]
@@ -172,9 +194,15 @@ def superlevel_dim0(order, rank, offsets, size):
         z = order[s]
         parent[z] = z
         rz = z
-        for off in offsets:
-            y = z + off
+        handled = np.int64(0)
+        for j in range(offsets.shape[0]):
+            y = z + offsets[j]
             if parent[y] < 0:
+                continue
+            bit = np.int64(1) << np.int64(j)
+            skip = handled & adj[j]
+            handled |= bit
+            if skip:
                 continue
             ry = _find(parent, y)
             if ry == rz:
@@ -194,12 +222,21 @@ def superlevel_dim0(order, rank, offsets, size):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _neighbour_roots(parent, z, offsets, roots):
-    """Distinct roots of the present neighbours of ``z``, written to ``roots``; returns their number."""
+def _neighbour_roots(parent, z, offsets, adj, roots):
+    """Distinct roots of the present neighbours of ``z``, written to ``roots``; returns their number.
+
+    A neighbour adjacent to one already looked at has the same root and is skipped (``adj``).
+    """
     m = 0
-    for off in offsets:
-        y = z + off
+    handled = np.int64(0)
+    for j in range(offsets.shape[0]):
+        y = z + offsets[j]
         if parent[y] < 0:
+            continue
+        bit = np.int64(1) << np.int64(j)
+        skip = handled & adj[j]
+        handled |= bit
+        if skip:
             continue
         r = _find(parent, y)
         new = True
@@ -260,7 +297,7 @@ def _merge_first(first, entered, order, values, older, younger, keys, key, death
 
 @njit(cache=True, nogil=True)
 def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_g, rank_g, values_g,
-                    offsets, size):
+                    offsets, adj, size):
     """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` in one union-find pass over ``C``.
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
@@ -293,7 +330,7 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
             sp += 1
         while sg < n and values_g[sg] > v:
             sg += 1
-        m = _neighbour_roots(parent, z, offsets, roots)
+        m = _neighbour_roots(parent, z, offsets, adj, roots)
         if m == 0:
             parent[z] = z
             first_p[z] = rank_p[z]
@@ -318,7 +355,7 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
 
 
 @njit(cache=True, nogil=True)
-def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, size):
+def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, adj, size):
     """Dimension ``d - 1`` bars of ``P`` and their induced matching into ``C``, by duality, in one pass.
 
     By Alexander duality a ``(d-1)``-dimensional hole of the superlevel set ``{P >= t}`` is a bounded
@@ -355,7 +392,7 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
         v = values_p[sp]
         while sc >= 0 and values_c[sc] < v:
             sc -= 1
-        m = _neighbour_roots(parent, z, offsets, roots)
+        m = _neighbour_roots(parent, z, offsets, adj, roots)
         if m == 0:
             parent[z] = z
             last_c[z] = rank_c[z]

@@ -34,7 +34,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 __all__ = [
     "radix_argsort_decreasing",
-    "radix_argsort_ascending_uint64",
+    "bar_order",
     "inverse_permutation",
     "neighbour_offsets",
     "connectivity_bits",
@@ -116,9 +116,56 @@ def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
     return _radix_argsort(_sort_keys(values.view(np.uint64)))
 
 
-def radix_argsort_ascending_uint64(keys: np.ndarray) -> np.ndarray:
-    """int32 stable ascending argsort of a uint64 array (linear time)."""
-    return _radix_argsort(np.ascontiguousarray(keys, dtype=np.uint64))
+@numba.njit(**_JIT)
+def _radix_argsort_11(keys, src):
+    """Stable LSD radix sort of the indices ``src`` by uint64 ``keys[src]``, 11-bit digits.
+
+    For the short arrays of bars (2048-bin histograms stay in cache); constant digits are skipped.
+    """
+    n = src.shape[0]
+    mask = np.uint64(0x7FF)
+    hist = np.zeros((6, 2048), dtype=np.int64)
+    for t in range(n):
+        k = keys[src[t]]
+        for d in range(6):
+            hist[d, (k >> np.uint64(11 * d)) & mask] += 1
+    dst = np.empty(n, dtype=np.int64)
+    for d in range(6):
+        if n == 0 or hist[d, (keys[src[0]] >> np.uint64(11 * d)) & mask] == n:
+            continue
+        total = 0
+        for b in range(2048):
+            c = hist[d, b]
+            hist[d, b] = total
+            total += c
+        shift = np.uint64(11 * d)
+        for t in range(n):
+            i = src[t]
+            b = (keys[i] >> shift) & mask
+            dst[hist[d, b]] = i
+            hist[d, b] += 1
+        src, dst = dst, src
+    return src
+
+
+@numba.njit(**_JIT)
+def bar_order(births, deaths, birth_idx, death_idx, essential):
+    """int64 order of bars: persistence down (essential first), ties by birth then death index.
+
+    The same permutation as ``np.lexsort((death_idx, birth_idx, -persistence))`` (``death_idx`` may
+    be ``-1`` for essential bars; all indices below ``2**31``), by two stable radix sorts.
+    """
+    n = births.shape[0]
+    span = np.int64(2) ** 32
+    composite = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        composite[i] = np.uint64(birth_idx[i] * span + (death_idx[i] + 1))
+    by_cells = _radix_argsort_11(composite, np.arange(n))
+    pers = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        pers[i] = np.inf if essential[i] else births[i] - deaths[i]
+    keys = _sort_keys(pers.view(np.uint64))  # ascending keys = decreasing persistence
+    return _radix_argsort_11(keys, by_cells)
 
 
 @numba.njit(**_JIT)
@@ -245,6 +292,46 @@ def neighbour_masks(shape, pos, offsets):
     return masks
 
 
+@numba.njit(inline="always", **_JIT)
+def _join_neighbours(parent, pos, values, flat, adj, p, rp, todo, births, deaths, m, superlevel):
+    """Unite the new pixel ``p`` (root ``rp``) with its present neighbours ``todo``; returns the pair count.
+
+    Elder rule: the component that entered first survives (smaller ``pos`` when ``superlevel``, larger
+    in the reversed, sublevel pass). A merge that kills a component born at another value records a
+    pair: ``(younger, p)`` in the superlevel pass, ``(p, younger)`` by duality in the sublevel one.
+    Neighbours adjacent to one already handled (``adj``) are in its component and need no ``find``.
+    """
+    handled = np.int64(0)
+    while todo:
+        j = np.int64(_ctz(todo))
+        todo &= todo - np.uint32(1)
+        bit = np.int64(1) << j
+        if handled & adj[j]:
+            handled |= bit
+            continue
+        handled |= bit
+        rq = np.int64(_find(parent, p + flat[j]))
+        if rq == rp:
+            continue
+        if (pos[rq] < pos[rp]) == superlevel:
+            elder = rq
+            younger = rp
+        else:
+            elder = rp
+            younger = rq
+        if values[younger] != values[p]:
+            if superlevel:
+                births[m] = younger
+                deaths[m] = p
+            else:
+                births[m] = p
+                deaths[m] = younger
+            m += 1
+        parent[younger] = elder
+        rp = elder
+    return m
+
+
 @numba.njit(**_JIT)
 def dim0_pairs(values, shape, order, pos, masks, offsets, select):
     """Dimension-0 pairs of the superlevel filtration; see the module docstring.
@@ -274,31 +361,7 @@ def dim0_pairs(values, shape, order, pos, masks, offsets, select):
         p = np.int64(order[t])
         parent[p] = p
         rp = p
-        todo = masks[p] & sel
-        handled = np.int64(0)
-        while todo:
-            j = np.int64(_ctz(todo))
-            todo &= todo - np.uint32(1)
-            bit = np.int64(1) << j
-            if handled & adj[j]:
-                handled |= bit
-                continue
-            handled |= bit
-            rq = np.int64(_find(parent, p + flat[j]))
-            if rq == rp:
-                continue
-            if pos[rq] < pos[rp]:
-                elder = rq
-                younger = rp
-            else:
-                elder = rp
-                younger = rq
-            if values[younger] != values[p]:
-                births[m] = younger
-                deaths[m] = p
-                m += 1
-            parent[younger] = elder
-            rp = elder
+        m = _join_neighbours(parent, pos, values, flat, adj, p, rp, masks[p] & sel, births, deaths, m, True)
     return births[:m].copy(), deaths[:m].copy(), np.int64(order[0])
 
 
@@ -362,28 +425,5 @@ def top_dim_pairs(values, shape, order, pos, masks, offsets, select):
             rp = p
             todo = sel & ~mk
         # Neighbours that enter earlier in the *increasing* order are the ones not earlier in `order`.
-        handled = np.int64(0)
-        while todo:
-            j = np.int64(_ctz(todo))
-            todo &= todo - np.uint32(1)
-            bit = np.int64(1) << j
-            if handled & adj[j]:
-                handled |= bit
-                continue
-            handled |= bit
-            rq = np.int64(_find(parent, p + flat[j]))
-            if rq == rp:
-                continue
-            if pos[rq] > pos[rp]:
-                elder = rq
-                younger = rp
-            else:
-                elder = rp
-                younger = rq
-            if values[younger] != values[p]:
-                births[m] = p
-                deaths[m] = younger
-                m += 1
-            parent[younger] = elder
-            rp = elder
+        m = _join_neighbours(parent, pos, values, flat, adj, p, rp, todo, births, deaths, m, False)
     return births[:m].copy(), deaths[:m].copy()

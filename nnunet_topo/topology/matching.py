@@ -43,13 +43,15 @@ __all__ = ["betti_matching", "betti_matching_batch", "BettiMatchingResult", "Dim
 
 @lru_cache(maxsize=8)
 def _layout(shape: tuple[int, ...], full: bool):
-    from ._matching_union_find import neighbour_offsets, pad_layout
+    from ._matching_union_find import neighbour_adjacency, neighbour_offsets, pad_layout
 
     padded, to_padded, from_padded = pad_layout(shape)
     border = np.flatnonzero(from_padded < 0)
     fg = neighbour_offsets(padded, full=full)
     bg = neighbour_offsets(padded, full=not full)
-    return padded, to_padded, from_padded, border, fg, bg
+    fg_adj = neighbour_adjacency(len(shape), full=full)
+    bg_adj = neighbour_adjacency(len(shape), full=not full)
+    return padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj
 
 
 @lru_cache(maxsize=2)
@@ -208,7 +210,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     shape = pred.shape
     ndim = len(shape)
     full = connectivity == "full"
-    padded, to_padded, from_padded, border, fg, bg = _layout(shape, full)
+    padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj = _layout(shape, full)
     size = int(np.prod(padded))
     fp = _Filtration(pred, to_padded, size)
     fg_ = _Filtration(target, to_padded, size)
@@ -219,10 +221,10 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
 
     if 0 in dims:
         keys = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
-                               fg_.order, fg_.rank, fg_.values, fg, size)
+                               fg_.order, fg_.rank, fg_.values, fg, fg_adj, size)
         sides = []
         for f, key in zip((fp, fg_), keys):
-            b, d = superlevel_dim0(f.order, f.rank, fg, size)
+            b, d = superlevel_dim0(f.order, f.rank, fg, fg_adj, size)
             b = np.r_[b, f.order[:1]]
             sides.append(_diagram(0, shape, f.flat, from_padded[b], np.r_[from_padded[d], -1], key[b]))
         out[0] = _pair_up(0, *sides)
@@ -230,7 +232,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     if ndim - 1 in dims:
         sides = []
         for f in (fp, fg_):
-            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, size)
+            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, bg_adj, size)
             sides.append(_diagram(ndim - 1, shape, f.flat, from_padded[b], from_padded[d], key))
         out[ndim - 1] = _pair_up(ndim - 1, *sides)
 

@@ -85,3 +85,26 @@ def test_binary_fast_path_matches_the_radix_path(connectivity, monkeypatch):
         np.testing.assert_array_equal(ma.pred.death_cells, mb.pred.death_cells)
         np.testing.assert_array_equal(ma.target.birth_cells, mb.target.birth_cells)
         np.testing.assert_array_equal(ma.target.death_cells, mb.target.death_cells)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.parametrize("full", [True, False])
+def test_neighbour_adjacency_by_brute_force(ndim, full):
+    """adj[j] has bit i exactly when neighbours i and j of a cell are neighbours of each other."""
+    from itertools import product
+
+    from nnunet_topo.topology._matching_union_find import neighbour_adjacency, neighbour_offsets
+
+    steps = [np.array(s) for s in product((-1, 0, 1), repeat=ndim)
+             if any(s) and (full or sum(map(abs, s)) == 1)]
+    padded = (7, 9) if ndim == 2 else (5, 7, 6)
+    strides = np.array([int(np.prod(padded[i + 1:])) for i in range(ndim)])
+    assert [int(s @ strides) for s in steps] == neighbour_offsets(padded, full=full).tolist()  # same order
+    adj = neighbour_adjacency(ndim, full=full)
+    for j, a in enumerate(steps):
+        for i, b in enumerate(steps):
+            d = np.abs(a - b)
+            touching = i != j and d.max() <= 1 and (full or d.sum() == 1)
+            assert bool((int(adj[j]) >> i) & 1) == touching
+    if not full:
+        assert not adj.any()  # no two face neighbours of a cell share a face

@@ -200,7 +200,7 @@ def test_fast_bar_sort_matches_reference_order():
     from nnunet_topo.topology._gudhi_backend import sort_bars
 
     rng = np.random.default_rng(4)
-    for n in (0, 10, 40_000):
+    for n in (0, 10, 100, 3_000, 40_000):
         births = rng.integers(0, 50, n) / 8
         deaths = births - rng.integers(0, 20, n) / 8
         birth_idx = rng.integers(0, 10_000, n)
