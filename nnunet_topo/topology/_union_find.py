@@ -65,44 +65,44 @@ def _sort_keys(bits):
 
 
 @numba.njit(**_JIT)
-def _radix_argsort(keys):
-    """Stable LSD radix argsort of uint64 keys, 16-bit digits; digits that are constant are skipped."""
-    n = keys.shape[0]
-    hist = np.zeros((4, 65536), dtype=np.int64)
-    for i in range(n):
-        k = keys[i]
-        hist[0, k & np.uint64(0xFFFF)] += 1
-        hist[1, (k >> np.uint64(16)) & np.uint64(0xFFFF)] += 1
-        hist[2, (k >> np.uint64(32)) & np.uint64(0xFFFF)] += 1
-        hist[3, (k >> np.uint64(48)) & np.uint64(0xFFFF)] += 1
-    src = np.empty(n, dtype=np.int32)
-    for i in range(n):
-        src[i] = i
-    dst = np.empty(n, dtype=np.int32)
-    for d in range(4):
-        constant = False
-        for b in range(65536):
-            if hist[d, b] == n:
-                constant = True
-                break
-            if hist[d, b] != 0:
-                break
-        if constant:
+def _lsd_radix(keys, src, bits):
+    """Stable LSD radix sort of the indices ``src`` by uint64 ``keys[src]``, ``bits``-bit digits.
+
+    Digits that are the same for every key are skipped. 16-bit digits for images (few passes over
+    many pixels), 11-bit for the shorter arrays of bars (the 2048-bin histograms stay in cache).
+    ``src`` is used as scratch space (pass a fresh array); returns an array of its dtype.
+    """
+    n = src.shape[0]
+    passes = (64 + bits - 1) // bits
+    mask = np.uint64((1 << bits) - 1)
+    hist = np.zeros((passes, 1 << bits), dtype=np.int64)
+    for t in range(n):
+        k = keys[src[t]]
+        for d in range(passes):
+            hist[d, (k >> np.uint64(bits * d)) & mask] += 1
+    dst = np.empty_like(src)
+    for d in range(passes):
+        shift = np.uint64(bits * d)
+        if n == 0 or hist[d, (keys[src[0]] >> shift) & mask] == n:
             continue
-        # exclusive prefix sums
-        total = 0
-        for b in range(65536):
+        total = 0  # exclusive prefix sums
+        for b in range(1 << bits):
             c = hist[d, b]
             hist[d, b] = total
             total += c
-        shift = np.uint64(16 * d)
         for t in range(n):
             i = src[t]
-            b = (keys[i] >> shift) & np.uint64(0xFFFF)
+            b = (keys[i] >> shift) & mask
             dst[hist[d, b]] = i
             hist[d, b] += 1
         src, dst = dst, src
     return src
+
+
+@numba.njit(**_JIT)
+def _radix_argsort(keys):
+    """int32 stable argsort of uint64 keys (16-bit digits)."""
+    return _lsd_radix(keys, np.arange(keys.shape[0]).astype(np.int32), 16)
 
 
 def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
@@ -117,38 +117,6 @@ def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(**_JIT)
-def _radix_argsort_11(keys, src):
-    """Stable LSD radix sort of the indices ``src`` by uint64 ``keys[src]``, 11-bit digits.
-
-    For the short arrays of bars (2048-bin histograms stay in cache); constant digits are skipped.
-    """
-    n = src.shape[0]
-    mask = np.uint64(0x7FF)
-    hist = np.zeros((6, 2048), dtype=np.int64)
-    for t in range(n):
-        k = keys[src[t]]
-        for d in range(6):
-            hist[d, (k >> np.uint64(11 * d)) & mask] += 1
-    dst = np.empty(n, dtype=np.int64)
-    for d in range(6):
-        if n == 0 or hist[d, (keys[src[0]] >> np.uint64(11 * d)) & mask] == n:
-            continue
-        total = 0
-        for b in range(2048):
-            c = hist[d, b]
-            hist[d, b] = total
-            total += c
-        shift = np.uint64(11 * d)
-        for t in range(n):
-            i = src[t]
-            b = (keys[i] >> shift) & mask
-            dst[hist[d, b]] = i
-            hist[d, b] += 1
-        src, dst = dst, src
-    return src
-
-
-@numba.njit(**_JIT)
 def bar_order(births, deaths, birth_idx, death_idx, essential):
     """int64 order of bars: persistence down (essential first), ties by birth then death index.
 
@@ -160,12 +128,12 @@ def bar_order(births, deaths, birth_idx, death_idx, essential):
     composite = np.empty(n, dtype=np.uint64)
     for i in range(n):
         composite[i] = np.uint64(birth_idx[i] * span + (death_idx[i] + 1))
-    by_cells = _radix_argsort_11(composite, np.arange(n))
+    by_cells = _lsd_radix(composite, np.arange(n), 11)
     pers = np.empty(n, dtype=np.float64)
     for i in range(n):
         pers[i] = np.inf if essential[i] else births[i] - deaths[i]
     keys = _sort_keys(pers.view(np.uint64))  # ascending keys = decreasing persistence
-    return _radix_argsort_11(keys, by_cells)
+    return _lsd_radix(keys, by_cells, 11)
 
 
 @numba.njit(**_JIT)

@@ -231,14 +231,19 @@ def test_folder_errors(png_dataset, tmp_path):
         evaluate_folder(gt, pred, dj, output_file=None, connectivity="8", progress=False)
 
 
-def test_spacing_mismatch(tmp_path):
+def _ring_volume_folders(tmp_path, pred_spacing=(1.25, 1.25, 8.0)):
+    """gt/ and pred/ holding one 3-slice ring volume ``v.nii.gz`` each; returns them and dataset.json."""
     gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
     gt_dir.mkdir()
     pred_dir.mkdir()
     v = np.stack([ring()] * 3)
     write_nii(gt_dir / "v.nii.gz", v)
-    write_nii(pred_dir / "v.nii.gz", v, spacing=(1.25, 1.25, 5.0))
-    dj = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
+    write_nii(pred_dir / "v.nii.gz", v, spacing=pred_spacing)
+    return gt_dir, pred_dir, {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
+
+
+def test_spacing_mismatch(tmp_path):
+    gt_dir, pred_dir, dj = _ring_volume_folders(tmp_path, pred_spacing=(1.25, 1.25, 5.0))
     with pytest.raises(ValueError, match=r"case 'v'.*spacing"):
         evaluate_folder(gt_dir, pred_dir, dj, output_file=None, progress=False)
 
@@ -249,20 +254,15 @@ def test_truncated_nifti_prediction_is_refused(tmp_path):
 
     import SimpleITK as sitk
 
-    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
-    gt_dir.mkdir()
-    pred_dir.mkdir()
-    v = np.stack([ring()] * 3)
-    write_nii(gt_dir / "v.nii.gz", v)
+    gt_dir, pred_dir, dj = _ring_volume_folders(tmp_path)
     whole = gzip.compress(gzip.decompress((gt_dir / "v.nii.gz").read_bytes()))
     raw = gzip.decompress(whole)
     # a cut gzip stream, then a whole stream whose payload is cut: both read as images by SimpleITK
     (pred_dir / "v.nii.gz").write_bytes(whole[: len(whole) // 2])
-    dj = {"labels": {"background": 0, "myo": 1}, "file_ending": ".nii.gz"}
     with pytest.raises(ValueError, match=r"v\.nii\.gz.*truncated or corrupt NIfTI.*EOFError"):
         evaluate_folder(gt_dir, pred_dir, dj, output_file=tmp_path / "s.json", progress=False)
     (pred_dir / "v.nii.gz").write_bytes(gzip.compress(raw[:-100]))
-    assert sitk.GetArrayFromImage(sitk.ReadImage(str(pred_dir / "v.nii.gz"))).shape == v.shape  # read silently
+    assert sitk.GetArrayFromImage(sitk.ReadImage(str(pred_dir / "v.nii.gz"))).shape == (3, *ring().shape)  # read silently
     with pytest.raises(ValueError, match=rf"holds {len(raw) - 100} bytes, its header promises {len(raw)}"):
         evaluate_folder(gt_dir, pred_dir, dj, output_file=tmp_path / "s.json", progress=False)
     assert not (tmp_path / "s.json").exists()
