@@ -28,6 +28,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._union_find import _find
+
 __all__ = ["loops_3d_full"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -76,14 +78,6 @@ def _square_edges(s, D, H, W, out):
     out[1] = (z * (H + 1) + y + 1) * (W + 1) + c
     out[2] = nz_e + (z * H + y) * (W + 1) + c
     out[3] = nz_e + ((z + 1) * H + y) * (W + 1) + c
-
-
-@numba.njit(**_JIT)
-def _find(parent, i):
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
 
 
 @numba.njit(**_JIT)
