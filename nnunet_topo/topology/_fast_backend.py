@@ -20,30 +20,46 @@ from types import ModuleType
 
 import numpy as np
 
+from ._bars import bar_order, diagram_arrays
 from ._gudhi_backend import sort_bars
 from ._loops3d import loops_3d_full
 from ._types import Diagram
 from ._union_find import (
-    bar_order,
     connectivity_bits,
     dim0_pairs,
     inverse_permutation,
+    join_table,
     neighbour_masks,
     neighbour_offsets,
     radix_argsort_decreasing,
     top_dim_pairs,
 )
 
-__all__ = ["fast_diagrams", "make_diagram", "sort_bars_fast"]
+__all__ = ["fast_diagrams", "make_diagram", "diagram_from_cells", "sort_bars_fast"]
 
 
 def sort_bars_fast(births, deaths, birth_idx, death_idx, essential) -> np.ndarray:
-    """Same order as :func:`sort_bars` (persistence down, then birth, death index), by radix sorts."""
+    """Same order as :func:`sort_bars` (persistence down, then birth, death index), by a radix sort."""
     if len(births) < 64:
         return sort_bars(births, deaths, birth_idx, death_idx, essential)
     return bar_order(np.asarray(births, np.float64), np.asarray(deaths, np.float64),
                      np.asarray(birth_idx, np.int64), np.asarray(death_idx, np.int64),
                      np.asarray(essential, np.bool_))
+
+
+def diagram_from_cells(
+    dim: int, values: np.ndarray, shape: tuple[int, ...], birth_idx: np.ndarray, death_idx: np.ndarray
+) -> tuple[Diagram, np.ndarray]:
+    """A sorted :class:`Diagram` from flat C-order cells into ``values`` (flat float64).
+
+    ``death_idx == -1`` marks essential bars; zero-length bars are dropped. Also returns the input
+    positions of the diagram's bars (to carry per-bar data along in the same order).
+    """
+    kept, births, deaths, b_cells, d_cells, essential = diagram_arrays(
+        values, np.asarray(shape, np.int64), np.asarray(birth_idx, np.int64), np.asarray(death_idx, np.int64))
+    diagram = Diagram(dim=dim, shape=tuple(shape), births=births, deaths=deaths, birth_cells=b_cells,
+                      death_cells=d_cells, essential=essential)
+    return diagram, kept
 
 
 def make_diagram(
@@ -52,25 +68,21 @@ def make_diagram(
 ) -> Diagram:
     """A sorted :class:`Diagram` from flat C-order birth/death indices into ``values`` (flat float64).
 
-    ``essential_births`` are flat indices of bars that never die (their death index is ``-1``).
+    ``essential_births`` are flat indices of bars that never die.
     """
-    ess = np.zeros(0, np.int64) if essential_births is None else np.asarray(essential_births, np.int64)
-    b = np.concatenate([ess, np.asarray(birth_idx, np.int64)])
-    d = np.concatenate([np.full(len(ess), -1, np.int64), np.asarray(death_idx, np.int64)])
-    is_ess = np.zeros(len(b), bool)
-    is_ess[: len(ess)] = True
-    births = values[b]
-    deaths = np.where(is_ess, -np.inf, values[np.maximum(d, 0)]) if len(b) else np.zeros(0)
-    order = sort_bars_fast(births, deaths, b, d, is_ess)
-    b, d, is_ess, births, deaths = b[order], d[order], is_ess[order], births[order], deaths[order]
-    ndim = len(shape)
-    b_cells = np.stack(np.unravel_index(b, shape), axis=1) if len(b) else np.zeros((0, ndim), np.int64)
-    d_cells = np.full((len(b), ndim), -1, dtype=np.int64)
-    fin = ~is_ess
-    if fin.any():
-        d_cells[fin] = np.stack(np.unravel_index(d[fin], shape), axis=1)
-    return Diagram(dim=dim, shape=shape, births=births, deaths=deaths, birth_cells=b_cells,
-                   death_cells=d_cells, essential=is_ess)
+    if essential_births is not None and len(essential_births):
+        ess = np.asarray(essential_births, np.int64)
+        birth_idx = np.concatenate([ess, np.asarray(birth_idx, np.int64)])
+        death_idx = np.concatenate([np.full(len(ess), -1, np.int64), np.asarray(death_idx, np.int64)])
+    return diagram_from_cells(dim, values, shape, birth_idx, death_idx)[0]
+
+
+@lru_cache(maxsize=8)
+def _join_table(ndim: int, select: int) -> np.ndarray:
+    """``join_table`` of the union-find passes for one dimension and connectivity (computed once)."""
+    table = join_table(neighbour_offsets(ndim), select)
+    table.setflags(write=False)
+    return table
 
 
 @lru_cache(maxsize=1)
@@ -154,11 +166,12 @@ def fast_diagrams(
             offsets = neighbour_offsets(ndim)
             masks = neighbour_masks(shape3, pos, offsets)
             if 0 in dims:
-                b, d, ess = dim0_pairs(values, shape3, order, pos, masks, offsets, connectivity_bits(offsets, full))
+                select = connectivity_bits(offsets, full)
+                b, d, ess = dim0_pairs(values, shape3, order, masks, offsets, select, _join_table(ndim, select))
                 out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
             if top in dims:
-                b, d = top_dim_pairs(values, shape3, order, pos, masks, offsets,
-                                     connectivity_bits(offsets, not full))
+                select = connectivity_bits(offsets, not full)
+                b, d = top_dim_pairs(values, shape3, order, masks, offsets, select, _join_table(ndim, select))
                 out[top] = make_diagram(top, values, shape, b, d)
             del masks
         if own_loops:

@@ -4,12 +4,20 @@ Plain functions on flat arrays, so that other modules (e.g. Betti matching) can 
 
 * ``values``: the image as a flat C-order float64 array; 2D images are treated as ``(1, H, W)``.
 * ``order``: int32 pixel indices sorted by **decreasing** value, ties by increasing C-order index
-  (``radix_argsort_decreasing``). This total order is the filtration order of the superlevel sets.
+  (``radix_argsort_decreasing``, a linear-time radix sort; 32-bit keys when every value is a
+  float32, as network outputs are). This total order is the filtration order of the superlevel sets.
 * ``pos``: int32 inverse of ``order`` (``pos[order[t]] = t``), with one extra entry for the virtual
-  "outside" node used by the duality pass.
-
+  "outside" node; only ``neighbour_masks`` (and the 3D loop reduction) read it.
 * ``masks``: uint32 per pixel from ``neighbour_masks``: which of the 8/26 neighbours enter earlier.
   One raster-order pass replaces random probes of every neighbour in the filtration-order passes.
+* ``table`` (``join_table``): in 2D, for each of the 256 patterns of present neighbours, one
+  neighbour per group already connected through present neighbours, so a pixel does one ``find``
+  per group (a 4-connected group may run through a present corner). In 3D (26 neighbours) the
+  passes skip neighbours adjacent to one already handled instead.
+
+The union-find forest keeps at each root ``-(age + 1)``, the rank at which the component's first
+pixel entered the pass, so the elder rule reads no other array; two values are equal exactly when
+the younger component was born on the current plateau of equal values (ranks, not value reads).
 
 Dimension 0 (``dim0_pairs``): pixels enter in ``order``; each merges with the already-present
 neighbours (8/26 for ``"full"``, 4/6 for ``"face"``, chosen by a ``connectivity_bits`` mask); the elder rule kills the younger
@@ -34,11 +42,12 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 __all__ = [
     "radix_argsort_decreasing",
-    "bar_order",
     "inverse_permutation",
     "neighbour_offsets",
     "connectivity_bits",
     "neighbour_masks",
+    "join_table",
+    "ring_representatives",
     "dim0_pairs",
     "top_dim_pairs",
 ]
@@ -105,6 +114,30 @@ def _radix_argsort(keys):
     return _lsd_radix(keys, np.arange(keys.shape[0]).astype(np.int32), 16)
 
 
+@numba.njit(**_JIT)
+def _image_sort_keys(values):
+    """Sort keys of an image: from float32 bits when every value is a float32, else from float64 bits.
+
+    Network outputs are float32, so their keys fit in 32 bits and the radix sort skips the upper
+    two 16-bit digits (two passes instead of three or four). The order is the same either way.
+    """
+    n = values.shape[0]
+    single = values.astype(np.float32)
+    for i in range(n):
+        if np.float64(single[i]) != values[i]:
+            return _sort_keys(values.view(np.uint64))
+    bits = single.view(np.uint32)
+    keys = np.empty(n, dtype=np.uint64)
+    sign = np.uint32(1) << np.uint32(31)
+    for i in range(n):
+        b = bits[i]
+        if b == sign:  # -0.0
+            b = np.uint32(0)
+        k = ~b if b & sign else b | sign
+        keys[i] = np.uint64(~k)
+    return keys
+
+
 def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
     """int32 indices sorting flat float64 ``values`` by decreasing value, ties by increasing index.
 
@@ -113,27 +146,7 @@ def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
     values = np.ascontiguousarray(values, dtype=np.float64).ravel()
     if values.size >= 2**31 - 1:
         raise ValueError(f"image: expected fewer than 2**31 - 1 pixels, got {values.size}")
-    return _radix_argsort(_sort_keys(values.view(np.uint64)))
-
-
-@numba.njit(**_JIT)
-def bar_order(births, deaths, birth_idx, death_idx, essential):
-    """int64 order of bars: persistence down (essential first), ties by birth then death index.
-
-    The same permutation as ``np.lexsort((death_idx, birth_idx, -persistence))`` (``death_idx`` may
-    be ``-1`` for essential bars; all indices below ``2**31``), by two stable radix sorts.
-    """
-    n = births.shape[0]
-    span = np.int64(2) ** 32
-    composite = np.empty(n, dtype=np.uint64)
-    for i in range(n):
-        composite[i] = np.uint64(birth_idx[i] * span + (death_idx[i] + 1))
-    by_cells = _lsd_radix(composite, np.arange(n), 11)
-    pers = np.empty(n, dtype=np.float64)
-    for i in range(n):
-        pers[i] = np.inf if essential[i] else births[i] - deaths[i]
-    keys = _sort_keys(pers.view(np.uint64))  # ascending keys = decreasing persistence
-    return _lsd_radix(keys, by_cells, 11)
+    return _radix_argsort(_image_sort_keys(values))
 
 
 @numba.njit(**_JIT)
@@ -217,6 +230,53 @@ def _adjacency_masks(offsets, select):
     return adj
 
 
+FULL_MASK = (1 << 26) - 1  # every neighbour bit (26 in 3D, 8 in 2D)
+
+
+def join_table(offsets: np.ndarray, select: int) -> np.ndarray:
+    """The ``table`` argument of the union-find passes: a lookup table in 2D, empty in 3D."""
+    if len(offsets) == 8:
+        return ring_representatives(offsets, select)
+    return np.zeros(0, dtype=np.uint32)
+
+
+def ring_representatives(offsets: np.ndarray, select: int) -> np.ndarray:
+    """2D lookup table: for each 8-bit pattern of present neighbours, the ``select``-ed ones to join.
+
+    Present neighbours that are connected to each other through present neighbours (with the
+    connectivity of ``select``: 8 or 4) are already one component, so a new pixel needs one
+    ``find`` per such group, not per neighbour. ``table[pattern]`` is the bitmask of one
+    representative per group that touches the pixel (for 4-connectivity a group may link two face
+    neighbours through a present corner). For 2D offsets only (8 neighbours); uint32, 256 entries.
+    """
+    k = len(offsets)
+    if k != 8:
+        raise ValueError(f"offsets: expected the 8 neighbours of a 2D pixel, got {k}")
+    off = np.asarray(offsets)[:, 1:]
+    face_step = int(select).bit_count() == 4
+    table = np.zeros(256, dtype=np.uint32)
+    for pattern in range(256):
+        present = [j for j in range(k) if (pattern >> j) & 1]
+        group = {j: j for j in present}
+
+        def root(j):
+            while group[j] != j:
+                j = group[j]
+            return j
+
+        for a in present:
+            for b in present:
+                step = np.abs(off[a] - off[b])
+                if a < b and (step.sum() == 1 if face_step else step.max() == 1):
+                    group[root(b)] = root(a)
+        seen = set()
+        for j in present:
+            if (select >> j) & 1 and root(j) not in seen:
+                seen.add(root(j))
+                table[pattern] |= np.uint32(1 << j)
+    return table
+
+
 @numba.njit(**_JIT)
 def neighbour_masks(shape, pos, offsets):
     """uint32 per pixel: bit ``j`` set when neighbour ``j`` exists and enters **earlier** (``pos`` smaller).
@@ -261,13 +321,28 @@ def neighbour_masks(shape, pos, offsets):
 
 
 @numba.njit(inline="always", **_JIT)
-def _join_neighbours(parent, pos, values, flat, adj, p, rp, todo, births, deaths, m, superlevel):
-    """Unite the new pixel ``p`` (root ``rp``) with its present neighbours ``todo``; returns the pair count.
+def _root(parent, i):
+    """Root of ``i`` in a forest whose roots hold ``-(rank + 1)`` (their age); path halving."""
+    while True:
+        up = parent[i]
+        if up < 0:
+            return i
+        upup = parent[up]
+        if upup < 0:
+            return np.int64(up)
+        parent[i] = upup
+        i = np.int64(upup)
 
-    Elder rule: the component that entered first survives (smaller ``pos`` when ``superlevel``, larger
-    in the reversed, sublevel pass). A merge that kills a component born at another value records a
-    pair: ``(younger, p)`` in the superlevel pass, ``(p, younger)`` by duality in the sublevel one.
-    Neighbours adjacent to one already handled (``adj``) are in its component and need no ``find``.
+
+@numba.njit(inline="always", **_JIT)
+def _join_neighbours(parent, flat, adj, p, rp, age_p, plateau, todo, births, deaths, m, superlevel):
+    """Unite the new pixel ``p`` (root ``rp`` of age ``age_p``) with its present neighbours ``todo``.
+
+    ``parent`` holds, at each root, ``-(age + 1)`` where *age* is the rank at which the root's pixel
+    entered this pass; elder rule: the smaller age survives. A merge that kills a component born
+    before ``plateau`` (the first rank with the current pixel's value) records a pair: ``(younger, p)``
+    in the superlevel pass, ``(p, younger)`` by duality in the sublevel one. Neighbours adjacent to
+    one already handled (``adj``) are in its component and need no ``find``. Returns the pair count.
     """
     handled = np.int64(0)
     while todo:
@@ -278,16 +353,15 @@ def _join_neighbours(parent, pos, values, flat, adj, p, rp, todo, births, deaths
             handled |= bit
             continue
         handled |= bit
-        rq = np.int64(_find(parent, p + flat[j]))
+        rq = _root(parent, p + flat[j])
         if rq == rp:
             continue
-        if (pos[rq] < pos[rp]) == superlevel:
-            elder = rq
-            younger = rp
+        age_q = -np.int64(parent[rq]) - 1
+        if age_q < age_p:
+            elder, younger, age_y, age_e = rq, rp, age_p, age_q
         else:
-            elder = rp
-            younger = rq
-        if values[younger] != values[p]:
+            elder, younger, age_y, age_e = rp, rq, age_q, age_p
+        if age_y < plateau:
             if superlevel:
                 births[m] = younger
                 deaths[m] = p
@@ -297,20 +371,22 @@ def _join_neighbours(parent, pos, values, flat, adj, p, rp, todo, births, deaths
             m += 1
         parent[younger] = elder
         rp = elder
+        age_p = age_e
     return m
 
 
 @numba.njit(**_JIT)
-def dim0_pairs(values, shape, order, pos, masks, offsets, select):
+def dim0_pairs(values, shape, order, masks, offsets, select, table):
     """Dimension-0 pairs of the superlevel filtration; see the module docstring.
 
     Args:
         values: flat float64 image (C order) of ``prod(shape)`` pixels.
         shape: ``(D, H, W)`` int64 (``D = 1`` for 2D).
-        order, pos: from ``radix_argsort_decreasing`` / ``inverse_permutation``.
+        order: from ``radix_argsort_decreasing``.
         masks: from ``neighbour_masks(shape, pos, offsets)``.
         offsets: ``neighbour_offsets(ndim)``; ``select``: ``connectivity_bits`` of the foreground
             (8/26 for ``"full"``, 4/6 for ``"face"``).
+        table: ``join_table(offsets, select)``.
 
     Returns:
         ``(births, deaths, essential_birth)``: int64 flat indices of the finite pairs and the birth
@@ -318,18 +394,26 @@ def dim0_pairs(values, shape, order, pos, masks, offsets, select):
     """
     n = order.shape[0]
     flat = _flat_offsets(shape, offsets)
-    adj = _adjacency_masks(offsets, select)
+    use_table = table.shape[0] == 256
+    adj = np.zeros(offsets.shape[0], dtype=np.int64) if use_table else _adjacency_masks(offsets, select)
     sel = np.uint32(select)
     parent = np.empty(n, dtype=np.int32)
     cap = n // 2 + 2
     births = np.empty(cap, dtype=np.int64)
     deaths = np.empty(cap, dtype=np.int64)
     m = 0
+    plateau = 0
+    previous = values[order[0]] if n else 0.0
     for t in range(n):
         p = np.int64(order[t])
-        parent[p] = p
-        rp = p
-        m = _join_neighbours(parent, pos, values, flat, adj, p, rp, masks[p] & sel, births, deaths, m, True)
+        v = values[p]
+        if v != previous:
+            plateau = t
+            previous = v
+        parent[p] = -t - 1
+        mk = masks[p]
+        todo = table[mk & np.uint32(255)] if use_table else mk & sel
+        m = _join_neighbours(parent, flat, adj, p, p, np.int64(t), plateau, todo, births, deaths, m, True)
     return births[:m].copy(), deaths[:m].copy(), np.int64(order[0])
 
 
@@ -361,37 +445,47 @@ def _existing(shape, p, offsets, select):
 
 
 @numba.njit(**_JIT)
-def top_dim_pairs(values, shape, order, pos, masks, offsets, select):
+def top_dim_pairs(values, shape, order, masks, offsets, select, table):
     """Dimension ``d - 1`` pairs (holes / cavities) by duality; see the module docstring.
 
     Same arguments as ``dim0_pairs``; ``select`` is the *background* connectivity (4/6 for
-    ``"full"``, 8/26 for ``"face"``). ``pos`` must have the extra outside entry. Returns
-    ``(births, deaths)`` int64 flat indices.
+    ``"full"``, 8/26 for ``"face"``). Returns ``(births, deaths)`` int64 flat indices.
     """
     n = order.shape[0]
     flat = _flat_offsets(shape, offsets)
-    adj = _adjacency_masks(offsets, select)
+    use_table = table.shape[0] == 256
+    adj = np.zeros(offsets.shape[0], dtype=np.int64) if use_table else _adjacency_masks(offsets, select)
     sel = np.uint32(select)
     border_flag = np.uint32(1) << np.uint32(BORDER_BIT)
     outside = n
     parent = np.empty(n + 1, dtype=np.int32)
-    parent[outside] = outside
+    parent[outside] = -1  # age 0: older than every pixel
     cap = n // 2 + 2
     births = np.empty(cap, dtype=np.int64)
     deaths = np.empty(cap, dtype=np.int64)
     m = 0
+    plateau = 1
+    previous = values[order[n - 1]] if n else 0.0
     for t in range(n - 1, -1, -1):
         p = np.int64(order[t])
+        age = np.int64(n - t)
+        v = values[p]
+        if v != previous:
+            plateau = age
+            previous = v
         mk = masks[p]
         if mk & border_flag:
             # The outside is older than everything: p joins it at once (a zero-persistence pair).
             parent[p] = outside
             rp = np.int64(outside)
-            todo = _existing(shape, p, offsets, select) & ~mk
+            age_p = np.int64(0)
+            later = _existing(shape, p, offsets, FULL_MASK) & ~mk
         else:
-            parent[p] = p
+            parent[p] = -age - 1
             rp = p
-            todo = sel & ~mk
+            age_p = age
+            later = ~mk
+        todo = table[later & np.uint32(255)] if use_table else later & sel
         # Neighbours that enter earlier in the *increasing* order are the ones not earlier in `order`.
-        m = _join_neighbours(parent, pos, values, flat, adj, p, rp, todo, births, deaths, m, False)
+        m = _join_neighbours(parent, flat, adj, p, rp, age_p, plateau, todo, births, deaths, m, False)
     return births[:m].copy(), deaths[:m].copy()

@@ -83,13 +83,6 @@ class _Filtration:
         return r.reshape(shape)
 
 
-def _sort_bars(births, deaths, birth_idx, death_idx, essential) -> np.ndarray:
-    """The engine's bar order: persistence down (essential first), then birth, then death index."""
-    from ._fast_backend import sort_bars_fast
-
-    return sort_bars_fast(births, deaths, birth_idx, death_idx, essential)
-
-
 def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarray, death: np.ndarray,
              keys: np.ndarray) -> tuple[Diagram, np.ndarray]:
     """Diagram from flat birth/death cell indices (death -1: essential), zero-length bars dropped.
@@ -97,21 +90,10 @@ def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarr
     Returns the diagram, sorted like the engine's (decreasing persistence, essential first, ties by
     birth then death index), and the matching keys in the same order.
     """
-    essential = death < 0
-    b_val = flat[birth]
-    d_val = np.where(essential, -np.inf, flat[np.maximum(death, 0)])
-    keep = essential | (b_val > d_val)
-    birth, death, keys, essential, b_val, d_val = (a[keep] for a in (birth, death, keys, essential, b_val, d_val))
-    order = _sort_bars(b_val, d_val, birth, death, essential)
-    birth, death, keys, essential, b_val, d_val = (a[order] for a in (birth, death, keys, essential, b_val, d_val))
-    ndim = len(shape)
-    b_cells = np.stack(np.unravel_index(birth, shape), axis=1) if len(birth) else np.zeros((0, ndim), np.int64)
-    d_cells = np.full((len(death), ndim), -1, dtype=np.int64)
-    if (~essential).any():
-        d_cells[~essential] = np.stack(np.unravel_index(death[~essential], shape), axis=1)
-    diagram = Diagram(dim=dim, shape=shape, births=b_val, deaths=d_val, birth_cells=b_cells,
-                      death_cells=d_cells, essential=essential)
-    return diagram, keys
+    from ._fast_backend import diagram_from_cells
+
+    diagram, kept = diagram_from_cells(dim, flat, shape, birth, death)
+    return diagram, np.asarray(keys)[kept]
 
 
 class _Bars:

@@ -1,0 +1,142 @@
+"""Finished bars to diagram arrays (numba, ``nogil``): the engine's bar order and critical cells.
+
+Input: flat C-order birth and death cells of one dimension (death ``-1`` for essential bars) and the
+flat float64 image. Output, in the engine's bar order: births and deaths (``-inf`` for essential
+bars), ``(n, ndim)`` int64 birth/death cells (``-1`` rows for essential deaths) and the essential
+mask. Zero-length bars (birth value equal to death value) are dropped.
+
+Bar order: decreasing persistence (essential bars first), ties by birth cell, then death cell; the
+same permutation as ``np.lexsort((death_idx, birth_idx, -persistence))``.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._union_find import _lsd_radix, _sort_keys
+
+__all__ = ["bar_order", "diagram_arrays"]
+
+_JIT = dict(cache=True, nogil=True)
+_SHORT_RUN = 16  # runs of equal persistence up to this length are put in order by insertion
+
+
+@numba.njit(**_JIT)
+def bar_order(births, deaths, birth_idx, death_idx, essential):
+    """int64 order of bars: persistence down (essential first), ties by birth then death index.
+
+    One stable radix sort by persistence, then each run of equal persistence is ordered by
+    ``(birth_idx, death_idx)`` (insertion for short runs, a merge sort for long ones: a binary mask
+    gives one run of every bar). ``death_idx`` may be ``-1``; all indices below ``2**31``.
+    """
+    n = births.shape[0]
+    pers = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        pers[i] = np.inf if essential[i] else births[i] - deaths[i]
+    keys = _sort_keys(pers.view(np.uint64))  # ascending keys = decreasing persistence
+    order = _lsd_radix(keys, np.arange(n), 11)
+    span = np.int64(2) ** 32
+    start = 0
+    while start < n:
+        stop = start + 1
+        k = keys[order[start]]
+        while stop < n and keys[order[stop]] == k:
+            stop += 1
+        length = stop - start
+        if length > _SHORT_RUN:
+            run = order[start:stop].copy()
+            cell = np.empty(length, dtype=np.int64)
+            for i in range(length):
+                cell[i] = birth_idx[run[i]] * span + death_idx[run[i]]
+            by_cell = np.argsort(cell, kind="mergesort")
+            for i in range(length):
+                order[start + i] = run[by_cell[i]]
+        elif length > 1:
+            for i in range(start + 1, stop):
+                x = order[i]
+                cx = birth_idx[x] * span + death_idx[x]
+                j = i
+                while j > start and birth_idx[order[j - 1]] * span + death_idx[order[j - 1]] > cx:
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = x
+        start = stop
+    return order
+
+
+@numba.njit(inline="always", **_JIT)
+def _divide(index, size, inverse):
+    """``index // size`` for ``0 <= index < 2**31`` by a multiplication (``inverse = 1 / size``)."""
+    q = np.int64(index * inverse)
+    if q * size > index:
+        q -= 1
+    elif (q + 1) * size <= index:
+        q += 1
+    return q
+
+
+@numba.njit(inline="always", **_JIT)
+def _unravel(index, shape, inverse, out, row):
+    """C-order coordinates of flat ``index`` in ``shape`` into ``out[row]`` (no integer division)."""
+    for a in range(shape.shape[0] - 1, 0, -1):
+        q = _divide(index, shape[a], inverse[a])
+        out[row, a] = index - q * shape[a]
+        index = q
+    out[row, 0] = index
+
+
+@numba.njit(**_JIT)
+def diagram_arrays(values, shape, birth_idx, death_idx):
+    """Diagram arrays of one dimension; see the module docstring.
+
+    Args:
+        values: flat float64 image (C order).
+        shape: int64 image shape (2 or 3 entries).
+        birth_idx, death_idx: int64 flat cells of each bar; ``death_idx == -1`` marks essential bars.
+
+    Returns:
+        ``(kept, births, deaths, birth_cells, death_cells, essential)``: ``kept`` are the input
+        positions of the returned bars, in the returned order (to carry per-bar data along).
+    """
+    n = birth_idx.shape[0]
+    keep = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if death_idx[i] < 0 or values[birth_idx[i]] > values[death_idx[i]]:
+            keep[m] = i
+            m += 1
+    keep = keep[:m]
+    b = np.empty(m, dtype=np.float64)
+    d = np.empty(m, dtype=np.float64)
+    ess = np.empty(m, dtype=np.bool_)
+    bi = np.empty(m, dtype=np.int64)
+    di = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        k = keep[i]
+        bi[i] = birth_idx[k]
+        di[i] = death_idx[k]
+        ess[i] = di[i] < 0
+        b[i] = values[bi[i]]
+        d[i] = -np.inf if ess[i] else values[di[i]]
+    order = bar_order(b, d, bi, di, ess)
+    ndim = shape.shape[0]
+    inverse = 1.0 / shape.astype(np.float64)
+    kept = np.empty(m, dtype=np.int64)
+    births = np.empty(m, dtype=np.float64)
+    deaths = np.empty(m, dtype=np.float64)
+    essential = np.empty(m, dtype=np.bool_)
+    birth_cells = np.empty((m, ndim), dtype=np.int64)
+    death_cells = np.empty((m, ndim), dtype=np.int64)
+    for r in range(m):
+        i = order[r]
+        kept[r] = keep[i]
+        births[r] = b[i]
+        deaths[r] = d[i]
+        essential[r] = ess[i]
+        _unravel(bi[i], shape, inverse, birth_cells, r)
+        if ess[i]:
+            for a in range(ndim):
+                death_cells[r, a] = -1
+        else:
+            _unravel(di[i], shape, inverse, death_cells, r)
+    return kept, births, deaths, birth_cells, death_cells, essential

@@ -1,0 +1,71 @@
+"""Kernels of the fast backend against independent oracles: numpy's stable argsort, scipy labelling."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from nnunet_topo.topology._union_find import (
+    connectivity_bits,
+    neighbour_offsets,
+    radix_argsort_decreasing,
+    ring_representatives,
+)
+
+
+def _oracle(values: np.ndarray) -> np.ndarray:
+    return np.argsort(-(values + 0.0), kind="stable")  # + 0.0 turns -0.0 into 0.0
+
+
+@pytest.mark.parametrize("single", [True, False], ids=["float32-valued", "float64-valued"])
+def test_radix_argsort_equals_stable_argsort(single):
+    """Both key paths (float32 bits when every value is a float32, float64 bits otherwise)."""
+    rng = np.random.default_rng(7)
+    f32 = np.finfo(np.float32)
+    cases = [
+        rng.random(3 * 17),
+        rng.standard_normal(1000) * 1e3,
+        np.round(rng.standard_normal(999), 1),  # many ties
+        np.array([0.0, -0.0, 1.0, -0.0, 0.0, -1.0]),
+        np.array([f32.max, -f32.max, f32.tiny, -f32.tiny, 1e-45, -1e-45, 0.0]),
+        np.full(12, 0.5),
+    ]
+    for values in cases:
+        values = values.astype(np.float32).astype(np.float64) if single else values + 1e-300 * (values != 0)
+        if not single:
+            values[0] = 1.0 + 2.0**-40  # not a float32: the float64 path
+        np.testing.assert_array_equal(radix_argsort_decreasing(values), _oracle(values))
+
+
+def test_radix_argsort_float64_beyond_float32_range():
+    values = np.array([1e300, 3.0, -1e300, 1e-300, 0.0, 3.0])
+    np.testing.assert_array_equal(radix_argsort_decreasing(values), _oracle(values))
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["8-connected", "4-connected"])
+def test_ring_representatives_against_scipy_labelling(full):
+    """One selected neighbour per component of the present ring cells that touches the pixel.
+
+    Oracle: scipy labels the 3x3 patch (centre absent) with the connectivity's structure; the
+    components that reach the centre are those holding a selected (8- or 4-) neighbour.
+    """
+    offsets = neighbour_offsets(2)
+    select = connectivity_bits(offsets, full)
+    table = ring_representatives(offsets, select)
+    assert table.dtype == np.uint32 and table.shape == (256,)
+    structure = ndimage.generate_binary_structure(2, 2 if full else 1)
+    for pattern in range(256):
+        patch = np.zeros((3, 3), dtype=bool)
+        for j, (_, dy, dx) in enumerate(offsets):
+            patch[1 + dy, 1 + dx] = (pattern >> j) & 1
+        labels, _ = ndimage.label(patch, structure=structure)
+        touching = {labels[1 + dy, 1 + dx] for j, (_, dy, dx) in enumerate(offsets)
+                    if (pattern >> j) & 1 and (select >> j) & 1}
+        reps = [j for j in range(8) if (int(table[pattern]) >> j) & 1]
+        assert all((pattern >> j) & 1 and (select >> j) & 1 for j in reps)
+        assert sorted(labels[1 + offsets[j][1], 1 + offsets[j][2]] for j in reps) == sorted(touching)
+
+
+def test_ring_representatives_needs_2d_offsets():
+    with pytest.raises(ValueError, match="8 neighbours"):
+        ring_representatives(neighbour_offsets(3), 0)
