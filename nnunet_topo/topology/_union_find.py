@@ -216,7 +216,7 @@ def _adjacency_masks(offsets, select):
     so after uniting ``p`` with one of them the other needs no ``find``.
     """
     k = offsets.shape[0]
-    adj = np.zeros(k, dtype=np.int64)
+    adj = np.zeros(k, dtype=np.uint32)
     for a in range(k):
         for b in range(k):
             if a == b or not (select >> b) & 1:
@@ -226,7 +226,7 @@ def _adjacency_masks(offsets, select):
             dx = offsets[a, 2] - offsets[b, 2]
             for j in range(k):
                 if (select >> j) & 1 and offsets[j, 0] == dz and offsets[j, 1] == dy and offsets[j, 2] == dx:
-                    adj[a] |= np.int64(1) << np.int64(b)
+                    adj[a] |= np.uint32(1) << np.uint32(b)
     return adj
 
 
@@ -341,18 +341,13 @@ def _join_neighbours(parent, flat, adj, p, rp, age_p, plateau, todo, births, dea
     ``parent`` holds, at each root, ``-(age + 1)`` where *age* is the rank at which the root's pixel
     entered this pass; elder rule: the smaller age survives. A merge that kills a component born
     before ``plateau`` (the first rank with the current pixel's value) records a pair: ``(younger, p)``
-    in the superlevel pass, ``(p, younger)`` by duality in the sublevel one. Neighbours adjacent to
-    one already handled (``adj``) are in its component and need no ``find``. Returns the pair count.
+    in the superlevel pass, ``(p, younger)`` by duality in the sublevel one. Present neighbours
+    adjacent to one already united (``adj``) are in its component and need no ``find``. Returns the pair count.
     """
-    handled = np.int64(0)
     while todo:
         j = np.int64(_ctz(todo))
-        todo &= todo - np.uint32(1)
-        bit = np.int64(1) << j
-        if handled & adj[j]:
-            handled |= bit
-            continue
-        handled |= bit
+        # j and the present neighbours adjacent to it are one component: one find for all
+        todo &= ~((np.uint32(1) << np.uint32(j)) | adj[j])
         rq = _root(parent, p + flat[j])
         if rq == rp:
             continue
@@ -395,7 +390,7 @@ def dim0_pairs(values, shape, order, masks, offsets, select, table):
     n = order.shape[0]
     flat = _flat_offsets(shape, offsets)
     use_table = table.shape[0] == 256
-    adj = np.zeros(offsets.shape[0], dtype=np.int64) if use_table else _adjacency_masks(offsets, select)
+    adj = np.zeros(offsets.shape[0], dtype=np.uint32) if use_table else _adjacency_masks(offsets, select)
     sel = np.uint32(select)
     parent = np.empty(n, dtype=np.int32)
     cap = n // 2 + 2
@@ -454,7 +449,7 @@ def top_dim_pairs(values, shape, order, masks, offsets, select, table):
     n = order.shape[0]
     flat = _flat_offsets(shape, offsets)
     use_table = table.shape[0] == 256
-    adj = np.zeros(offsets.shape[0], dtype=np.int64) if use_table else _adjacency_masks(offsets, select)
+    adj = np.zeros(offsets.shape[0], dtype=np.uint32) if use_table else _adjacency_masks(offsets, select)
     sel = np.uint32(select)
     border_flag = np.uint32(1) << np.uint32(BORDER_BIT)
     outside = n
