@@ -31,6 +31,7 @@ from ._union_find import (
     join_table,
     neighbour_masks,
     neighbour_offsets,
+    plateau_starts,
     radix_argsort_decreasing,
     top_dim_pairs,
 )
@@ -165,15 +166,16 @@ def fast_diagrams(
         if 0 in dims or top in dims:
             offsets = neighbour_offsets(ndim)
             masks = neighbour_masks(shape3, pos, offsets)
+            fresh = plateau_starts(values, order)
             if 0 in dims:
                 select = connectivity_bits(offsets, full)
-                b, d, ess = dim0_pairs(values, shape3, order, masks, offsets, select, _join_table(ndim, select))
+                b, d, ess = dim0_pairs(fresh, shape3, order, masks, offsets, select, _join_table(ndim, select))
                 out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
             if top in dims:
                 select = connectivity_bits(offsets, not full)
-                b, d = top_dim_pairs(values, shape3, order, masks, offsets, select, _join_table(ndim, select))
+                b, d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, _join_table(ndim, select))
                 out[top] = make_diagram(top, values, shape, b, d)
-            del masks
+            del masks, fresh
         if own_loops:
             b, d = loops_3d_full(values, shape3, order, pos)
             out[1] = make_diagram(1, values, shape, b, d)

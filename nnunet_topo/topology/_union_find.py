@@ -17,7 +17,8 @@ Plain functions on flat arrays, so that other modules (e.g. Betti matching) can 
 
 The union-find forest keeps at each root ``-(age + 1)``, the rank at which the component's first
 pixel entered the pass, so the elder rule reads no other array; two values are equal exactly when
-the younger component was born on the current plateau of equal values (ranks, not value reads).
+the younger component was born on the current plateau of equal values, which ``plateau_starts``
+(one uint8 per rank, read in order) tells without reading the values at random.
 
 Dimension 0 (``dim0_pairs``): pixels enter in ``order``; each merges with the already-present
 neighbours (8/26 for ``"full"``, 4/6 for ``"face"``, chosen by a ``connectivity_bits`` mask); the elder rule kills the younger
@@ -43,6 +44,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 __all__ = [
     "radix_argsort_decreasing",
     "inverse_permutation",
+    "plateau_starts",
     "neighbour_offsets",
     "connectivity_bits",
     "neighbour_masks",
@@ -147,6 +149,22 @@ def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
     if values.size >= 2**31 - 1:
         raise ValueError(f"image: expected fewer than 2**31 - 1 pixels, got {values.size}")
     return _radix_argsort(_image_sort_keys(values))
+
+
+@numba.njit(**_JIT)
+def plateau_starts(values, order):
+    """uint8 per rank ``t``: 1 where ``values[order[t]]`` differs from ``values[order[t - 1]]`` (and at 0).
+
+    Read in rank order by the union-find passes, which then compare ranks instead of reading values.
+    """
+    n = order.shape[0]
+    fresh = np.empty(n, dtype=np.uint8)
+    previous = 0.0
+    for t in range(n):
+        v = values[order[t]]
+        fresh[t] = 1 if t == 0 or v != previous else 0
+        previous = v
+    return fresh
 
 
 @numba.njit(**_JIT)
@@ -371,11 +389,11 @@ def _join_neighbours(parent, flat, adj, p, rp, age_p, plateau, todo, births, dea
 
 
 @numba.njit(**_JIT)
-def dim0_pairs(values, shape, order, masks, offsets, select, table):
+def dim0_pairs(fresh, shape, order, masks, offsets, select, table):
     """Dimension-0 pairs of the superlevel filtration; see the module docstring.
 
     Args:
-        values: flat float64 image (C order) of ``prod(shape)`` pixels.
+        fresh: ``plateau_starts(values, order)`` of the flat float64 C-order image.
         shape: ``(D, H, W)`` int64 (``D = 1`` for 2D).
         order: from ``radix_argsort_decreasing``.
         masks: from ``neighbour_masks(shape, pos, offsets)``.
@@ -398,13 +416,10 @@ def dim0_pairs(values, shape, order, masks, offsets, select, table):
     deaths = np.empty(cap, dtype=np.int64)
     m = 0
     plateau = 0
-    previous = values[order[0]] if n else 0.0
     for t in range(n):
         p = np.int64(order[t])
-        v = values[p]
-        if v != previous:
+        if fresh[t]:
             plateau = t
-            previous = v
         parent[p] = -t - 1
         mk = masks[p]
         todo = table[mk & np.uint32(255)] if use_table else mk & sel
@@ -440,7 +455,7 @@ def _existing(shape, p, offsets, select):
 
 
 @numba.njit(**_JIT)
-def top_dim_pairs(values, shape, order, masks, offsets, select, table):
+def top_dim_pairs(fresh, shape, order, masks, offsets, select, table):
     """Dimension ``d - 1`` pairs (holes / cavities) by duality; see the module docstring.
 
     Same arguments as ``dim0_pairs``; ``select`` is the *background* connectivity (4/6 for
@@ -460,14 +475,11 @@ def top_dim_pairs(values, shape, order, masks, offsets, select, table):
     deaths = np.empty(cap, dtype=np.int64)
     m = 0
     plateau = 1
-    previous = values[order[n - 1]] if n else 0.0
     for t in range(n - 1, -1, -1):
         p = np.int64(order[t])
         age = np.int64(n - t)
-        v = values[p]
-        if v != previous:
+        if t == n - 1 or fresh[t + 1]:
             plateau = age
-            previous = v
         mk = masks[p]
         if mk & border_flag:
             # The outside is older than everything: p joins it at once (a zero-persistence pair).
