@@ -13,9 +13,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._prefetch import PREFETCH_DISTANCE, prefetch
 from ._union_find import _lsd_radix, _sort_keys
 
-__all__ = ["bar_order", "diagram_arrays"]
+__all__ = ["bar_order", "cells_of", "diagram_arrays"]
 
 _JIT = dict(cache=True, nogil=True)
 _SHORT_RUN = 16  # runs of equal persistence up to this length are put in order by insertion
@@ -75,14 +76,36 @@ def _divide(index, size, inverse):
     return q
 
 
-@numba.njit(inline="always", **_JIT)
-def _unravel(index, shape, inverse, out, row):
-    """C-order coordinates of flat ``index`` in ``shape`` into ``out[row]`` (no integer division)."""
-    for a in range(shape.shape[0] - 1, 0, -1):
-        q = _divide(index, shape[a], inverse[a])
-        out[row, a] = index - q * shape[a]
-        index = q
-    out[row, 0] = index
+@numba.njit(**_JIT)
+def cells_of(flat, shape):
+    """``(m, ndim)`` int64 C-order coordinates of flat indices in a 2D/3D ``shape``; ``-1`` rows for ``-1``.
+
+    Written through a flat buffer with the axis loop unrolled (much faster in numba than
+    ``out[r, a]`` stores in a loop over a run-time ``ndim``), no integer division.
+    """
+    m = flat.shape[0]
+    ndim = shape.shape[0]
+    out = np.empty(m * ndim, dtype=np.int64)
+    W = shape[ndim - 1]
+    inv_w = 1.0 / W
+    H = shape[1] if ndim == 3 else 1
+    inv_h = 1.0 / H
+    for r in range(m):
+        i = flat[r]
+        base = r * ndim
+        if i < 0:
+            for a in range(ndim):
+                out[base + a] = -1
+            continue
+        rows = _divide(i, W, inv_w)
+        out[base + ndim - 1] = i - rows * W
+        if ndim == 2:
+            out[base] = rows
+        else:
+            z = _divide(rows, H, inv_h)
+            out[base + 1] = rows - z * H
+            out[base] = z
+    return out.reshape((m, ndim))
 
 
 @numba.njit(**_JIT)
@@ -102,6 +125,9 @@ def diagram_arrays(values, shape, birth_idx, death_idx):
     keep = np.empty(n, dtype=np.int64)
     m = 0
     for i in range(n):
+        if i + PREFETCH_DISTANCE < n:
+            prefetch(values, birth_idx[i + PREFETCH_DISTANCE])
+            prefetch(values, max(death_idx[i + PREFETCH_DISTANCE], 0))
         if death_idx[i] < 0 or values[birth_idx[i]] > values[death_idx[i]]:
             keep[m] = i
             m += 1
@@ -119,24 +145,24 @@ def diagram_arrays(values, shape, birth_idx, death_idx):
         b[i] = values[bi[i]]
         d[i] = -np.inf if ess[i] else values[di[i]]
     order = bar_order(b, d, bi, di, ess)
-    ndim = shape.shape[0]
-    inverse = 1.0 / shape.astype(np.float64)
     kept = np.empty(m, dtype=np.int64)
     births = np.empty(m, dtype=np.float64)
     deaths = np.empty(m, dtype=np.float64)
     essential = np.empty(m, dtype=np.bool_)
-    birth_cells = np.empty((m, ndim), dtype=np.int64)
-    death_cells = np.empty((m, ndim), dtype=np.int64)
+    birth_flat = np.empty(m, dtype=np.int64)
+    death_flat = np.empty(m, dtype=np.int64)
     for r in range(m):
+        if r + PREFETCH_DISTANCE < m:
+            ahead = order[r + PREFETCH_DISTANCE]
+            prefetch(bi, ahead)
+            prefetch(di, ahead)
+            prefetch(b, ahead)
+            prefetch(d, ahead)
         i = order[r]
         kept[r] = keep[i]
         births[r] = b[i]
         deaths[r] = d[i]
         essential[r] = ess[i]
-        _unravel(bi[i], shape, inverse, birth_cells, r)
-        if ess[i]:
-            for a in range(ndim):
-                death_cells[r, a] = -1
-        else:
-            _unravel(di[i], shape, inverse, death_cells, r)
-    return kept, births, deaths, birth_cells, death_cells, essential
+        birth_flat[r] = bi[i]
+        death_flat[r] = di[i]
+    return kept, births, deaths, cells_of(birth_flat, shape), cells_of(death_flat, shape), essential

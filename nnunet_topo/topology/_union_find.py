@@ -41,6 +41,8 @@ import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
+from ._prefetch import PREFETCH_DISTANCE, prefetch, prefetch_neighbourhood
+
 __all__ = [
     "radix_argsort_decreasing",
     "inverse_permutation",
@@ -102,6 +104,8 @@ def _lsd_radix(keys, src, bits):
             hist[d, b] = total
             total += c
         for t in range(n):
+            if t + PREFETCH_DISTANCE < n:
+                prefetch(keys, src[t + PREFETCH_DISTANCE])
             i = src[t]
             b = (keys[i] >> shift) & mask
             dst[hist[d, b]] = i
@@ -161,6 +165,8 @@ def plateau_starts(values, order):
     fresh = np.empty(n, dtype=np.uint8)
     previous = 0.0
     for t in range(n):
+        if t + PREFETCH_DISTANCE < n:
+            prefetch(values, order[t + PREFETCH_DISTANCE])
         v = values[order[t]]
         fresh[t] = 1 if t == 0 or v != previous else 0
         previous = v
@@ -172,6 +178,8 @@ def _inverse(order):
     n = order.shape[0]
     pos = np.empty(n + 1, dtype=np.int32)
     for t in range(n):
+        if t + PREFETCH_DISTANCE < n:
+            prefetch(pos, order[t + PREFETCH_DISTANCE])
         pos[order[t]] = t
     pos[n] = n  # the virtual outside node
     return pos
@@ -417,6 +425,10 @@ def dim0_pairs(fresh, shape, order, masks, offsets, select, table):
     m = 0
     plateau = 0
     for t in range(n):
+        if t + PREFETCH_DISTANCE < n:
+            q = np.int64(order[t + PREFETCH_DISTANCE])
+            prefetch(masks, q)
+            prefetch_neighbourhood(parent, q, shape)
         p = np.int64(order[t])
         if fresh[t]:
             plateau = t
@@ -476,6 +488,10 @@ def top_dim_pairs(fresh, shape, order, masks, offsets, select, table):
     m = 0
     plateau = 1
     for t in range(n - 1, -1, -1):
+        if t >= PREFETCH_DISTANCE:
+            q = np.int64(order[t - PREFETCH_DISTANCE])
+            prefetch(masks, q)
+            prefetch_neighbourhood(parent, q, shape)
         p = np.int64(order[t])
         age = np.int64(n - t)
         if t == n - 1 or fresh[t + 1]:

@@ -69,3 +69,17 @@ def test_ring_representatives_against_scipy_labelling(full):
 def test_ring_representatives_needs_2d_offsets():
     with pytest.raises(ValueError, match="8 neighbours"):
         ring_representatives(neighbour_offsets(3), 0)
+
+
+@pytest.mark.parametrize("shape", [(7, 13), (1, 300), (5, 3, 11), (2, 1, 9)])
+def test_cells_of_equals_unravel_index(shape):
+    from nnunet_topo.topology._bars import cells_of
+
+    rng = np.random.default_rng(len(shape))
+    size = int(np.prod(shape))
+    flat = np.concatenate([np.arange(size), rng.integers(0, size, 50), [-1, -1]]).astype(np.int64)
+    want = np.stack(np.unravel_index(np.maximum(flat, 0), shape), axis=1)
+    want[flat < 0] = -1
+    got = cells_of(flat, np.asarray(shape, np.int64))
+    assert got.dtype == np.int64 and got.shape == (len(flat), len(shape))
+    np.testing.assert_array_equal(got, want)
