@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._prefetch import PREFETCH_DISTANCE, prefetch, prefetch_neighbourhood
+
 __all__ = [
     "NO_KEY",
     "ESSENTIAL_KEY",
@@ -29,6 +31,7 @@ __all__ = [
     "two_level_order",
     "merge_max_order",
     "neighbour_offsets",
+    "prefetch_grid",
     "neighbour_adjacency",
     "superlevel_dim0",
     "comparison_dim0",
@@ -47,6 +50,11 @@ def pad_layout(shape: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray, np.
     from_padded = np.full(grid.size, -1, dtype=np.int64)
     from_padded[to_padded] = np.arange(to_padded.size, dtype=np.int64)
     return padded, to_padded, from_padded
+
+
+def prefetch_grid(padded_shape: tuple[int, ...]) -> np.ndarray:
+    """int64 ``(D, H, W)`` of the padded grid (``D = 1`` in 2D), for :func:`prefetch_neighbourhood`."""
+    return np.array((1,) * (3 - len(padded_shape)) + tuple(padded_shape), dtype=np.int64)
 
 
 def neighbour_offsets(padded_shape: tuple[int, ...], *, full: bool) -> np.ndarray:
@@ -95,10 +103,14 @@ def prepare(flat, perm, to_padded, size):
     rank = np.full(size, n, dtype=np.int32)
     values = np.empty(n)
     for i in range(n):
+        if i + PREFETCH_DISTANCE < n:
+            prefetch(rank, to_padded[perm[i + PREFETCH_DISTANCE]])
         q = to_padded[perm[i]]
         order[i] = q
         rank[q] = i
     for j in range(n):
+        if j + PREFETCH_DISTANCE < n:
+            prefetch(flat, perm[j + PREFETCH_DISTANCE])
         values[j] = flat[perm[j]]
     return order, rank, values
 
@@ -180,10 +192,12 @@ def _find(parent, x):
 
 
 @njit(cache=True, nogil=True)
-def superlevel_dim0(order, rank, offsets, adj, size):
+def superlevel_dim0(order, rank, offsets, adj, size, grid):
     """Finite dimension-0 bars of a superlevel filtration (union-find, elder rule).
 
-    ``adj``: :func:`neighbour_adjacency` of ``offsets``. Returns ``(birth, death)`` padded indices; the essential bar (born at ``order[0]``) is not listed.
+    ``adj``: :func:`neighbour_adjacency` of ``offsets``; ``grid``: :func:`prefetch_grid` of the padded
+    shape. Returns ``(birth, death)`` padded indices; the essential bar (born at ``order[0]``) is not
+    listed.
     """
     parent = np.full(size, -1, dtype=np.int32)
     n = order.shape[0]
@@ -191,6 +205,8 @@ def superlevel_dim0(order, rank, offsets, adj, size):
     deaths = np.empty(n, dtype=np.int32)
     count = 0
     for s in range(n):
+        if s + PREFETCH_DISTANCE < n:
+            prefetch_neighbourhood(parent, np.int64(order[s + PREFETCH_DISTANCE]), grid)
         z = order[s]
         parent[z] = z
         rz = z
@@ -297,7 +313,7 @@ def _merge_first(first, entered, order, values, older, younger, keys, key, death
 
 @njit(cache=True, nogil=True)
 def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_g, rank_g, values_g,
-                    offsets, adj, size):
+                    offsets, adj, size, grid):
     """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` in one union-find pass over ``C``.
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
@@ -312,7 +328,8 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
 
     Returns ``(key_p, key_g)`` over the padded grid: at the birth cell of each finite bar of ``P``
     (``G``) the key of its C bar (the padded birth cell of that C bar) or :data:`NO_KEY`; the
-    essential bars (born at ``order_p[0]``, ``order_g[0]``) get :data:`ESSENTIAL_KEY`.
+    essential bars (born at ``order_p[0]``, ``order_g[0]``) get :data:`ESSENTIAL_KEY`. ``grid``
+    (:func:`prefetch_grid`) only serves the prefetching of the cells visited next.
     """
     parent = np.full(size, -1, dtype=np.int32)
     first_p = np.empty(size, dtype=np.int32)  # read at roots only, set when a root is made
@@ -324,6 +341,11 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
     sp = 0  # cells of P with rank < sp are in P
     sg = 0
     for sc in range(n):
+        if sc + PREFETCH_DISTANCE < n:
+            ahead = np.int64(order_c[sc + PREFETCH_DISTANCE])
+            prefetch_neighbourhood(parent, ahead, grid)
+            prefetch(rank_p, ahead)
+            prefetch(rank_g, ahead)
         z = order_c[sc]
         v = values_c[sc]
         while sp < n and values_p[sp] > v:
@@ -355,7 +377,7 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
 
 
 @njit(cache=True, nogil=True)
-def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, adj, size):
+def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, adj, size, grid):
     """Dimension ``d - 1`` bars of ``P`` and their induced matching into ``C``, by duality, in one pass.
 
     By Alexander duality a ``(d-1)``-dimensional hole of the superlevel set ``{P >= t}`` is a bounded
@@ -371,7 +393,7 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     step: the key is that class's first cell ``w``, the death cell of the C bar.
 
     Returns ``(births, deaths, keys)``: padded birth/death cells of the finite bars of ``P`` and the
-    key of the C bar each is matched to (:data:`NO_KEY` if none).
+    key of the C bar each is matched to (:data:`NO_KEY` if none). ``grid``: as in :func:`comparison_dim0`.
     """
     n = order_p.shape[0]
     parent = np.full(size, -1, dtype=np.int32)
@@ -388,6 +410,10 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     count = 0
     sc = n - 1  # cells of C with rank > sc are in the complement of C
     for sp in range(n - 1, -1, -1):
+        if sp >= PREFETCH_DISTANCE:
+            ahead = np.int64(order_p[sp - PREFETCH_DISTANCE])
+            prefetch_neighbourhood(parent, ahead, grid)
+            prefetch(rank_c, ahead)
         z = order_p[sp]
         v = values_p[sp]
         while sc >= 0 and values_c[sc] < v:

@@ -43,7 +43,7 @@ __all__ = ["betti_matching", "betti_matching_batch", "BettiMatchingResult", "Dim
 
 @lru_cache(maxsize=8)
 def _layout(shape: tuple[int, ...], full: bool):
-    from ._matching_union_find import neighbour_adjacency, neighbour_offsets, pad_layout
+    from ._matching_union_find import neighbour_adjacency, neighbour_offsets, pad_layout, prefetch_grid
 
     padded, to_padded, from_padded = pad_layout(shape)
     border = np.flatnonzero(from_padded < 0)
@@ -51,7 +51,7 @@ def _layout(shape: tuple[int, ...], full: bool):
     bg = neighbour_offsets(padded, full=not full)
     fg_adj = neighbour_adjacency(len(shape), full=full)
     bg_adj = neighbour_adjacency(len(shape), full=not full)
-    return padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj
+    return padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj, prefetch_grid(padded)
 
 
 @lru_cache(maxsize=2)
@@ -192,7 +192,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     shape = pred.shape
     ndim = len(shape)
     full = connectivity == "full"
-    padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj = _layout(shape, full)
+    padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj, grid = _layout(shape, full)
     size = int(np.prod(padded))
     fp = _Filtration(pred, to_padded, size)
     fg_ = _Filtration(target, to_padded, size)
@@ -203,10 +203,10 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
 
     if 0 in dims:
         keys = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
-                               fg_.order, fg_.rank, fg_.values, fg, fg_adj, size)
+                               fg_.order, fg_.rank, fg_.values, fg, fg_adj, size, grid)
         sides = []
         for f, key in zip((fp, fg_), keys):
-            b, d = superlevel_dim0(f.order, f.rank, fg, fg_adj, size)
+            b, d = superlevel_dim0(f.order, f.rank, fg, fg_adj, size, grid)
             b = np.r_[b, f.order[:1]]
             sides.append(_diagram(0, shape, f.flat, from_padded[b], np.r_[from_padded[d], -1], key[b]))
         out[0] = _pair_up(0, *sides)
@@ -214,7 +214,8 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     if ndim - 1 in dims:
         sides = []
         for f in (fp, fg_):
-            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, bg_adj, size)
+            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, bg_adj,
+                                         size, grid)
             sides.append(_diagram(ndim - 1, shape, f.flat, from_padded[b], from_padded[d], key))
         out[ndim - 1] = _pair_up(ndim - 1, *sides)
 
