@@ -79,14 +79,14 @@ def _sort_keys(bits):
 
 @numba.njit(**_JIT)
 def _lsd_radix(keys, src, bits):
-    """Stable LSD radix sort of the indices ``src`` by uint64 ``keys[src]``, ``bits``-bit digits.
+    """Stable LSD radix sort of the indices ``src`` by uint32/uint64 ``keys[src]``, ``bits``-bit digits.
 
     Digits that are the same for every key are skipped. 16-bit digits for images (few passes over
     many pixels), 11-bit for the shorter arrays of bars (the 2048-bin histograms stay in cache).
     ``src`` is used as scratch space (pass a fresh array); returns an array of its dtype.
     """
     n = src.shape[0]
-    passes = (64 + bits - 1) // bits
+    passes = (keys.itemsize * 8 + bits - 1) // bits
     mask = np.uint64((1 << bits) - 1)
     hist = np.zeros((passes, 1 << bits), dtype=np.int64)
     for t in range(n):
@@ -116,32 +116,32 @@ def _lsd_radix(keys, src, bits):
 
 @numba.njit(**_JIT)
 def _radix_argsort(keys):
-    """int32 stable argsort of uint64 keys (16-bit digits)."""
+    """int32 stable argsort of uint32 or uint64 keys (16-bit digits)."""
     return _lsd_radix(keys, np.arange(keys.shape[0]).astype(np.int32), 16)
 
 
 @numba.njit(**_JIT)
-def _image_sort_keys(values):
-    """Sort keys of an image: from float32 bits when every value is a float32, else from float64 bits.
+def _float32_sort_keys(values):
+    """``(True, uint32 keys)`` when every value is a float32 (a network's output), else ``(False, [])``.
 
-    Network outputs are float32, so their keys fit in 32 bits and the radix sort skips the upper
-    two 16-bit digits (two passes instead of three or four). The order is the same either way.
+    The keys' ascending order is the decreasing order of the values (``-0.0 == 0.0``); 32-bit keys
+    take two 16-bit radix passes instead of three or four, and half the memory traffic.
     """
     n = values.shape[0]
     single = values.astype(np.float32)
     for i in range(n):
         if np.float64(single[i]) != values[i]:
-            return _sort_keys(values.view(np.uint64))
+            return False, np.empty(0, dtype=np.uint32)
     bits = single.view(np.uint32)
-    keys = np.empty(n, dtype=np.uint64)
+    keys = np.empty(n, dtype=np.uint32)
     sign = np.uint32(1) << np.uint32(31)
     for i in range(n):
         b = bits[i]
         if b == sign:  # -0.0
             b = np.uint32(0)
         k = ~b if b & sign else b | sign
-        keys[i] = np.uint64(~k)
-    return keys
+        keys[i] = ~k
+    return True, keys
 
 
 def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
@@ -152,7 +152,8 @@ def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
     values = np.ascontiguousarray(values, dtype=np.float64).ravel()
     if values.size >= 2**31 - 1:
         raise ValueError(f"image: expected fewer than 2**31 - 1 pixels, got {values.size}")
-    return _radix_argsort(_image_sort_keys(values))
+    single, keys = _float32_sort_keys(values)
+    return _radix_argsort(keys if single else _sort_keys(values.view(np.uint64)))
 
 
 @numba.njit(**_JIT)

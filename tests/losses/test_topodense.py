@@ -34,7 +34,7 @@ def test_zero_loss_and_gradient_when_prediction_equals_target():
         loss = TopoDenseLoss(nonlinearity=nonlinearity)
         v = loss(x, torch.tensor(t).reshape(1, 1, 40, 44).long())
         v.backward()
-        assert float(v) == 0.0 and torch.count_nonzero(x.grad) == 0
+        assert float(v.detach()) == 0.0 and torch.count_nonzero(x.grad) == 0
         assert loss.last_stats["num_wrong_features"] == 0
 
 
