@@ -32,8 +32,10 @@ from ._union_find import (
     neighbour_masks,
     neighbour_offsets,
     plateau_starts,
+    prefetch_distance,
     radix_argsort_decreasing,
     top_dim_pairs,
+    two_level_order,
 )
 
 __all__ = ["fast_diagrams", "make_diagram", "diagram_from_cells", "sort_bars_fast"]
@@ -161,19 +163,25 @@ def fast_diagrams(
         raise ValueError("loops='ours': expected connectivity 'full' (T-construction), got 'face'")
     own_loops = ndim == 3 and 1 in dims and loops == "ours"
     if 0 in dims or top in dims or own_loops:
-        order = radix_argsort_decreasing(values)
+        # binary masks in O(n) (and without the radix sort's long runs of equal digits)
+        binary, order = two_level_order(values)
+        if not binary:
+            order = radix_argsort_decreasing(values)
         pos = inverse_permutation(order)
         if 0 in dims or top in dims:
             offsets = neighbour_offsets(ndim)
             masks = neighbour_masks(shape3, pos, offsets)
             fresh = plateau_starts(values, order)
+            ahead = prefetch_distance(fresh)
             if 0 in dims:
                 select = connectivity_bits(offsets, full)
-                b, d, ess = dim0_pairs(fresh, shape3, order, masks, offsets, select, _join_table(ndim, select))
+                table = _join_table(ndim, select)
+                b, d, ess = dim0_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
                 out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
             if top in dims:
                 select = connectivity_bits(offsets, not full)
-                b, d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, _join_table(ndim, select))
+                table = _join_table(ndim, select)
+                b, d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
                 out[top] = make_diagram(top, values, shape, b, d)
             del masks, fresh
         if own_loops:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._prefetch import PREFETCH_DISTANCE, prefetch, prefetch_neighbourhood
+from ._prefetch import prefetch, prefetch_neighbourhood
+from ._union_find import two_level_order  # the O(n) order of binary masks, shared with the engine
 
 __all__ = [
     "NO_KEY",
@@ -93,62 +94,27 @@ def neighbour_adjacency(ndim: int, *, full: bool) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def prepare(flat, perm, to_padded, size):
+def prepare(flat, perm, to_padded, size, ahead):
     """Padded ``order`` (int32), ``rank`` (int32, ``n`` on the padding) and the ``values`` in that order.
 
-    ``perm``: the superlevel order of the flat cells (value descending, ties by index).
+    ``perm``: the superlevel order of the flat cells (value descending, ties by index); ``ahead``:
+    prefetch distance (0: off).
     """
     n = flat.shape[0]
     order = np.empty(n, dtype=np.int32)
     rank = np.full(size, n, dtype=np.int32)
     values = np.empty(n)
     for i in range(n):
-        if i + PREFETCH_DISTANCE < n:
-            prefetch(rank, to_padded[perm[i + PREFETCH_DISTANCE]])
+        if ahead and i + ahead < n:
+            prefetch(rank, to_padded[perm[i + ahead]])
         q = to_padded[perm[i]]
         order[i] = q
         rank[q] = i
     for j in range(n):
-        if j + PREFETCH_DISTANCE < n:
-            prefetch(flat, perm[j + PREFETCH_DISTANCE])
+        if ahead and j + ahead < n:
+            prefetch(flat, perm[j + ahead])
         values[j] = flat[perm[j]]
     return order, rank, values
-
-
-@njit(cache=True, nogil=True)
-def two_level_order(flat):
-    """Superlevel order of an image with at most two distinct values (binary masks), in O(n).
-
-    Returns ``(True, perm)`` with int32 ``perm`` = the cells of the higher value by flat index, then
-    the others by flat index (the order of ``radix_argsort_decreasing``), or ``(False, empty)`` when
-    ``flat`` has more than two distinct values. ``-0.0 == 0.0`` like the radix sort.
-    """
-    n = flat.shape[0]
-    if n == 0:
-        return True, np.empty(0, dtype=np.int32)
-    hi = flat[0]
-    lo = flat[0]
-    for i in range(n):
-        v = flat[i]
-        if v != hi and v != lo:
-            if hi == lo:
-                if v > hi:
-                    hi = v
-                else:
-                    lo = v
-            else:
-                return False, np.empty(0, dtype=np.int32)
-    perm = np.empty(n, dtype=np.int32)
-    k = 0
-    for i in range(n):
-        if flat[i] == hi:
-            perm[k] = i
-            k += 1
-    for i in range(n):
-        if flat[i] != hi:
-            perm[k] = i
-            k += 1
-    return True, perm
 
 
 @njit(cache=True, nogil=True)
@@ -192,11 +158,11 @@ def _find(parent, x):
 
 
 @njit(cache=True, nogil=True)
-def superlevel_dim0(order, rank, offsets, adj, size, grid):
+def superlevel_dim0(order, rank, offsets, adj, size, grid, ahead):
     """Finite dimension-0 bars of a superlevel filtration (union-find, elder rule).
 
     ``adj``: :func:`neighbour_adjacency` of ``offsets``; ``grid``: :func:`prefetch_grid` of the padded
-    shape. Returns ``(birth, death)`` padded indices; the essential bar (born at ``order[0]``) is not
+    shape; ``ahead``: how many cells ahead to prefetch (0: off, for raster-like orders). Returns ``(birth, death)`` padded indices; the essential bar (born at ``order[0]``) is not
     listed.
     """
     parent = np.full(size, -1, dtype=np.int32)
@@ -205,8 +171,8 @@ def superlevel_dim0(order, rank, offsets, adj, size, grid):
     deaths = np.empty(n, dtype=np.int32)
     count = 0
     for s in range(n):
-        if s + PREFETCH_DISTANCE < n:
-            prefetch_neighbourhood(parent, np.int64(order[s + PREFETCH_DISTANCE]), grid)
+        if ahead and s + ahead < n:
+            prefetch_neighbourhood(parent, np.int64(order[s + ahead]), grid)
         z = order[s]
         parent[z] = z
         rz = z
@@ -313,7 +279,7 @@ def _merge_first(first, entered, order, values, older, younger, keys, key, death
 
 @njit(cache=True, nogil=True)
 def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_g, rank_g, values_g,
-                    offsets, adj, size, grid):
+                    offsets, adj, size, grid, ahead):
     """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` in one union-find pass over ``C``.
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
@@ -329,7 +295,7 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
     Returns ``(key_p, key_g)`` over the padded grid: at the birth cell of each finite bar of ``P``
     (``G``) the key of its C bar (the padded birth cell of that C bar) or :data:`NO_KEY`; the
     essential bars (born at ``order_p[0]``, ``order_g[0]``) get :data:`ESSENTIAL_KEY`. ``grid``
-    (:func:`prefetch_grid`) only serves the prefetching of the cells visited next.
+    (:func:`prefetch_grid`) and ``ahead`` (0: off) only serve the prefetching of the cells visited next.
     """
     parent = np.full(size, -1, dtype=np.int32)
     first_p = np.empty(size, dtype=np.int32)  # read at roots only, set when a root is made
@@ -341,11 +307,11 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
     sp = 0  # cells of P with rank < sp are in P
     sg = 0
     for sc in range(n):
-        if sc + PREFETCH_DISTANCE < n:
-            ahead = np.int64(order_c[sc + PREFETCH_DISTANCE])
-            prefetch_neighbourhood(parent, ahead, grid)
-            prefetch(rank_p, ahead)
-            prefetch(rank_g, ahead)
+        if ahead and sc + ahead < n:
+            nxt = np.int64(order_c[sc + ahead])
+            prefetch_neighbourhood(parent, nxt, grid)
+            prefetch(rank_p, nxt)
+            prefetch(rank_g, nxt)
         z = order_c[sc]
         v = values_c[sc]
         while sp < n and values_p[sp] > v:
@@ -377,7 +343,8 @@ def comparison_dim0(order_c, rank_c, values_c, order_p, rank_p, values_p, order_
 
 
 @njit(cache=True, nogil=True)
-def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, adj, size, grid):
+def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, border, offsets, adj, size, grid,
+                     ahead):
     """Dimension ``d - 1`` bars of ``P`` and their induced matching into ``C``, by duality, in one pass.
 
     By Alexander duality a ``(d-1)``-dimensional hole of the superlevel set ``{P >= t}`` is a bounded
@@ -393,7 +360,7 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     step: the key is that class's first cell ``w``, the death cell of the C bar.
 
     Returns ``(births, deaths, keys)``: padded birth/death cells of the finite bars of ``P`` and the
-    key of the C bar each is matched to (:data:`NO_KEY` if none). ``grid``: as in :func:`comparison_dim0`.
+    key of the C bar each is matched to (:data:`NO_KEY` if none). ``grid``, ``ahead``: as in :func:`comparison_dim0`.
     """
     n = order_p.shape[0]
     parent = np.full(size, -1, dtype=np.int32)
@@ -410,10 +377,10 @@ def complement_joint(order_p, rank_p, values_p, order_c, rank_c, values_c, borde
     count = 0
     sc = n - 1  # cells of C with rank > sc are in the complement of C
     for sp in range(n - 1, -1, -1):
-        if sp >= PREFETCH_DISTANCE:
-            ahead = np.int64(order_p[sp - PREFETCH_DISTANCE])
-            prefetch_neighbourhood(parent, ahead, grid)
-            prefetch(rank_c, ahead)
+        if ahead and sp >= ahead:
+            nxt = np.int64(order_p[sp - ahead])
+            prefetch_neighbourhood(parent, nxt, grid)
+            prefetch(rank_c, nxt)
         z = order_p[sp]
         v = values_p[sp]
         while sc >= 0 and values_c[sc] < v:

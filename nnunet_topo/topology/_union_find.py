@@ -45,8 +45,10 @@ from ._prefetch import PREFETCH_DISTANCE, prefetch, prefetch_neighbourhood
 
 __all__ = [
     "radix_argsort_decreasing",
+    "two_level_order",
     "inverse_permutation",
     "plateau_starts",
+    "prefetch_distance",
     "neighbour_offsets",
     "connectivity_bits",
     "neighbour_masks",
@@ -86,7 +88,10 @@ def _lsd_radix(keys, src, bits):
     ``src`` is used as scratch space (pass a fresh array); returns an array of its dtype.
     """
     n = src.shape[0]
-    passes = (keys.itemsize * 8 + bits - 1) // bits
+    # A constant pass count: with ``keys.itemsize`` here, numba's *cached* machine code (not the
+    # freshly compiled one) ran 4-5x slower on images with long runs of equal digits (measured).
+    # 32-bit keys simply have two constant upper digits, which are skipped.
+    passes = (64 + bits - 1) // bits
     mask = np.uint64((1 << bits) - 1)
     hist = np.zeros((passes, 1 << bits), dtype=np.int64)
     for t in range(n):
@@ -144,6 +149,42 @@ def _float32_sort_keys(values):
     return True, keys
 
 
+@numba.njit(**_JIT)
+def two_level_order(flat):
+    """Superlevel order of an image with at most two distinct values (binary masks), in O(n).
+
+    Returns ``(True, perm)`` with int32 ``perm`` = the cells of the higher value by flat index, then
+    the others by flat index (the order of ``radix_argsort_decreasing``), or ``(False, empty)`` when
+    ``flat`` has more than two distinct values. ``-0.0 == 0.0`` like the radix sort.
+    """
+    n = flat.shape[0]
+    if n == 0:
+        return True, np.empty(0, dtype=np.int32)
+    hi = flat[0]
+    lo = flat[0]
+    for i in range(n):
+        v = flat[i]
+        if v != hi and v != lo:
+            if hi == lo:
+                if v > hi:
+                    hi = v
+                else:
+                    lo = v
+            else:
+                return False, np.empty(0, dtype=np.int32)
+    perm = np.empty(n, dtype=np.int32)
+    k = 0
+    for i in range(n):
+        if flat[i] == hi:
+            perm[k] = i
+            k += 1
+    for i in range(n):
+        if flat[i] != hi:
+            perm[k] = i
+            k += 1
+    return True, perm
+
+
 def radix_argsort_decreasing(values: np.ndarray) -> np.ndarray:
     """int32 indices sorting flat float64 ``values`` by decreasing value, ties by increasing index.
 
@@ -172,6 +213,16 @@ def plateau_starts(values, order):
         fresh[t] = 1 if t == 0 or v != previous else 0
         previous = v
     return fresh
+
+
+def prefetch_distance(fresh: np.ndarray) -> int:
+    """How far ahead the passes prefetch: ``PREFETCH_DISTANCE``, or 0 when plateaus are long.
+
+    Long plateaus of equal values (binary masks, few quantised levels) are visited in raster order,
+    where the hardware prefetcher already does the job and ours only costs time (a binary 512² mask:
+    12.7 vs 10.8 ms; 96³: 67 vs 47 ms). ``fresh``: ``plateau_starts``.
+    """
+    return PREFETCH_DISTANCE if 16 * int(np.count_nonzero(fresh)) > len(fresh) else 0
 
 
 @numba.njit(**_JIT)
@@ -398,7 +449,7 @@ def _join_neighbours(parent, flat, adj, p, rp, age_p, plateau, todo, births, dea
 
 
 @numba.njit(**_JIT)
-def dim0_pairs(fresh, shape, order, masks, offsets, select, table):
+def dim0_pairs(fresh, shape, order, masks, offsets, select, table, ahead):
     """Dimension-0 pairs of the superlevel filtration; see the module docstring.
 
     Args:
@@ -409,6 +460,7 @@ def dim0_pairs(fresh, shape, order, masks, offsets, select, table):
         offsets: ``neighbour_offsets(ndim)``; ``select``: ``connectivity_bits`` of the foreground
             (8/26 for ``"full"``, 4/6 for ``"face"``).
         table: ``join_table(offsets, select)``.
+        ahead: prefetch distance in pixels (``prefetch_distance(fresh)``; 0: off).
 
     Returns:
         ``(births, deaths, essential_birth)``: int64 flat indices of the finite pairs and the birth
@@ -426,8 +478,8 @@ def dim0_pairs(fresh, shape, order, masks, offsets, select, table):
     m = 0
     plateau = 0
     for t in range(n):
-        if t + PREFETCH_DISTANCE < n:
-            q = np.int64(order[t + PREFETCH_DISTANCE])
+        if ahead and t + ahead < n:
+            q = np.int64(order[t + ahead])
             prefetch(masks, q)
             prefetch_neighbourhood(parent, q, shape)
         p = np.int64(order[t])
@@ -468,7 +520,7 @@ def _existing(shape, p, offsets, select):
 
 
 @numba.njit(**_JIT)
-def top_dim_pairs(fresh, shape, order, masks, offsets, select, table):
+def top_dim_pairs(fresh, shape, order, masks, offsets, select, table, ahead):
     """Dimension ``d - 1`` pairs (holes / cavities) by duality; see the module docstring.
 
     Same arguments as ``dim0_pairs``; ``select`` is the *background* connectivity (4/6 for
@@ -489,8 +541,8 @@ def top_dim_pairs(fresh, shape, order, masks, offsets, select, table):
     m = 0
     plateau = 1
     for t in range(n - 1, -1, -1):
-        if t >= PREFETCH_DISTANCE:
-            q = np.int64(order[t - PREFETCH_DISTANCE])
+        if ahead and t >= ahead:
+            q = np.int64(order[t - ahead])
             prefetch(masks, q)
             prefetch_neighbourhood(parent, q, shape)
         p = np.int64(order[t])

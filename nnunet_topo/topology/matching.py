@@ -64,8 +64,10 @@ def _complex3d(shape: tuple[int, ...], full: bool):
 class _Filtration:
     """One image's superlevel order: flat permutation, padded order, ranks and padded values."""
 
-    def __init__(self, image: np.ndarray, to_padded: np.ndarray, size: int, perm: np.ndarray | None = None) -> None:
+    def __init__(self, image: np.ndarray, to_padded: np.ndarray, size: int, perm: np.ndarray | None = None,
+                 raster: bool = False) -> None:
         from ._matching_union_find import prepare, two_level_order
+        from ._prefetch import PREFETCH_DISTANCE
         from ._union_find import radix_argsort_decreasing
 
         self.flat = image.ravel()
@@ -74,8 +76,14 @@ class _Filtration:
             binary, perm = two_level_order(self.flat)
             if not binary:
                 perm = radix_argsort_decreasing(self.flat)
+            self.raster = bool(binary)
+        else:
+            self.raster = raster
+        # Prefetching pays when the order jumps around memory; on the raster orders of binary masks
+        # (the evaluator's case) it cost 12 % (27.5 vs 24.5 ms for a binary 512² pair).
+        self.ahead = 0 if self.raster else PREFETCH_DISTANCE
         self.perm = perm  # int32
-        self.order, self.rank, self.values = prepare(self.flat, self.perm, to_padded, size)
+        self.order, self.rank, self.values = prepare(self.flat, self.perm, to_padded, size, self.ahead)
 
     def voxel_ranks(self, shape: tuple[int, ...]) -> np.ndarray:
         r = np.empty(self.flat.size, dtype=np.int32)
@@ -198,15 +206,15 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     fg_ = _Filtration(target, to_padded, size)
     # the comparison image's order is merged from the two inputs' orders (no third sort)
     fc = _Filtration(np.maximum(pred, target), to_padded, size,
-                     perm=merge_max_order(fp.perm, fp.flat, fg_.perm, fg_.flat))
+                     perm=merge_max_order(fp.perm, fp.flat, fg_.perm, fg_.flat), raster=fp.raster and fg_.raster)
     out: dict[int, DimensionMatching] = {}
 
     if 0 in dims:
         keys = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
-                               fg_.order, fg_.rank, fg_.values, fg, fg_adj, size, grid)
+                               fg_.order, fg_.rank, fg_.values, fg, fg_adj, size, grid, fc.ahead)
         sides = []
         for f, key in zip((fp, fg_), keys):
-            b, d = superlevel_dim0(f.order, f.rank, fg, fg_adj, size, grid)
+            b, d = superlevel_dim0(f.order, f.rank, fg, fg_adj, size, grid, f.ahead)
             b = np.r_[b, f.order[:1]]
             sides.append(_diagram(0, shape, f.flat, from_padded[b], np.r_[from_padded[d], -1], key[b]))
         out[0] = _pair_up(0, *sides)
@@ -215,7 +223,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
         sides = []
         for f in (fp, fg_):
             b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, bg_adj,
-                                         size, grid)
+                                         size, grid, f.ahead)
             sides.append(_diagram(ndim - 1, shape, f.flat, from_padded[b], from_padded[d], key))
         out[ndim - 1] = _pair_up(ndim - 1, *sides)
 
