@@ -13,7 +13,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._prefetch import PREFETCH_DISTANCE, prefetch
 from ._union_find import _lsd_radix, _sort_keys
 
 __all__ = ["bar_order", "cells_of", "diagram_arrays"]
@@ -125,44 +124,15 @@ def diagram_arrays(values, shape, birth_idx, death_idx):
     keep = np.empty(n, dtype=np.int64)
     m = 0
     for i in range(n):
-        if i + PREFETCH_DISTANCE < n:
-            prefetch(values, birth_idx[i + PREFETCH_DISTANCE])
-            prefetch(values, max(death_idx[i + PREFETCH_DISTANCE], 0))
         if death_idx[i] < 0 or values[birth_idx[i]] > values[death_idx[i]]:
             keep[m] = i
             m += 1
     keep = keep[:m]
-    b = np.empty(m, dtype=np.float64)
-    d = np.empty(m, dtype=np.float64)
-    ess = np.empty(m, dtype=np.bool_)
-    bi = np.empty(m, dtype=np.int64)
-    di = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        k = keep[i]
-        bi[i] = birth_idx[k]
-        di[i] = death_idx[k]
-        ess[i] = di[i] < 0
-        b[i] = values[bi[i]]
-        d[i] = -np.inf if ess[i] else values[di[i]]
-    order = bar_order(b, d, bi, di, ess)
-    kept = np.empty(m, dtype=np.int64)
-    births = np.empty(m, dtype=np.float64)
-    deaths = np.empty(m, dtype=np.float64)
-    essential = np.empty(m, dtype=np.bool_)
-    birth_flat = np.empty(m, dtype=np.int64)
-    death_flat = np.empty(m, dtype=np.int64)
-    for r in range(m):
-        if r + PREFETCH_DISTANCE < m:
-            ahead = order[r + PREFETCH_DISTANCE]
-            prefetch(bi, ahead)
-            prefetch(di, ahead)
-            prefetch(b, ahead)
-            prefetch(d, ahead)
-        i = order[r]
-        kept[r] = keep[i]
-        births[r] = b[i]
-        deaths[r] = d[i]
-        essential[r] = ess[i]
-        birth_flat[r] = bi[i]
-        death_flat[r] = di[i]
-    return kept, births, deaths, cells_of(birth_flat, shape), cells_of(death_flat, shape), essential
+    bi = birth_idx[keep]
+    di = death_idx[keep]
+    essential = di < 0
+    births = values[bi]
+    deaths = np.where(essential, -np.inf, values[np.maximum(di, 0)])
+    order = bar_order(births, deaths, bi, di, essential)
+    return (keep[order], births[order], deaths[order], cells_of(bi[order], shape), cells_of(di[order], shape),
+            essential[order])

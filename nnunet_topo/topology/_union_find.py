@@ -61,6 +61,18 @@ __all__ = [
 _JIT = dict(cache=True, nogil=True)
 
 
+@numba.njit(inline="always", **_JIT)
+def _descending_key(b, sign):
+    """Unsigned key whose ascending order is the decreasing order of the float with bit pattern ``b``.
+
+    ``sign`` is the sign bit of the width (float32 or float64 patterns); ``-0.0`` maps like ``0.0``.
+    """
+    if b == sign:  # -0.0
+        b = b ^ sign
+    k = ~b if b & sign else b | sign
+    return ~k
+
+
 @numba.njit(**_JIT)
 def _sort_keys(bits):
     """uint64 keys whose ascending order is the *decreasing* order of the float64 ``bits`` (-0.0 == 0.0)."""
@@ -68,14 +80,7 @@ def _sort_keys(bits):
     keys = np.empty(n, dtype=np.uint64)
     sign = np.uint64(1) << np.uint64(63)
     for i in range(n):
-        b = bits[i]
-        if b == sign:  # -0.0
-            b = np.uint64(0)
-        if b & sign:
-            k = ~b
-        else:
-            k = b | sign
-        keys[i] = ~k
+        keys[i] = _descending_key(bits[i], sign)
     return keys
 
 
@@ -141,11 +146,7 @@ def _float32_sort_keys(values):
     keys = np.empty(n, dtype=np.uint32)
     sign = np.uint32(1) << np.uint32(31)
     for i in range(n):
-        b = bits[i]
-        if b == sign:  # -0.0
-            b = np.uint32(0)
-        k = ~b if b & sign else b | sign
-        keys[i] = ~k
+        keys[i] = _descending_key(bits[i], sign)
     return True, keys
 
 
