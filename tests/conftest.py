@@ -30,3 +30,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "realdata: needs ../shared/data (skipped with a reason when absent)")
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:batchgenerators.*")
+    # The loss tests read a loss value with float(), which is what they mean; torch warns about it.
+    config.addinivalue_line("filterwarnings",
+                            "ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning")
