@@ -20,8 +20,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ._bars import bar_order, diagram_arrays
-from ._gudhi_backend import sort_bars
+from ._bars import diagram_arrays
 from ._loops3d import loops_3d_full
 from ._types import Diagram
 from ._union_find import (
@@ -38,16 +37,7 @@ from ._union_find import (
     two_level_order,
 )
 
-__all__ = ["fast_diagrams", "make_diagram", "diagram_from_cells", "sort_bars_fast"]
-
-
-def sort_bars_fast(births, deaths, birth_idx, death_idx, essential) -> np.ndarray:
-    """Same order as :func:`sort_bars` (persistence down, then birth, death index), by a radix sort."""
-    if len(births) < 64:
-        return sort_bars(births, deaths, birth_idx, death_idx, essential)
-    return bar_order(np.asarray(births, np.float64), np.asarray(deaths, np.float64),
-                     np.asarray(birth_idx, np.int64), np.asarray(death_idx, np.int64),
-                     np.asarray(essential, np.bool_))
+__all__ = ["fast_diagrams", "make_diagram", "diagram_from_cells"]
 
 
 def diagram_from_cells(

@@ -196,7 +196,7 @@ def test_batch_equals_serial(num_threads):
 
 
 def test_fast_bar_sort_matches_reference_order():
-    from nnunet_topo.topology._fast_backend import sort_bars_fast
+    from nnunet_topo.topology._bars import bar_order
     from nnunet_topo.topology._gudhi_backend import sort_bars
 
     rng = np.random.default_rng(4)
@@ -209,7 +209,7 @@ def test_fast_bar_sort_matches_reference_order():
         pers = np.where(essential, np.inf, births - deaths)
         want = np.lexsort((death_idx, birth_idx, -pers))
         assert np.array_equal(sort_bars(births, deaths, birth_idx, death_idx, essential), want)
-        assert np.array_equal(sort_bars_fast(births, deaths, birth_idx, death_idx, essential), want)
+        assert np.array_equal(bar_order(births, deaths, birth_idx, death_idx, essential), want)
 
 
 @pytest.mark.parametrize("kind", KINDS)
