@@ -356,6 +356,24 @@ def ring_representatives(offsets: np.ndarray, select: int) -> np.ndarray:
     return table
 
 
+@numba.njit(inline="always", **_JIT)
+def _border_mask(shape, pos, offsets, flat, z, y, x):
+    """``neighbour_masks`` entry of a pixel on the border: only the neighbours inside the image."""
+    D, H, W = shape[0], shape[1], shape[2]
+    p = (z * H + y) * W + x
+    pp = pos[p]
+    m = np.uint32(1) << np.uint32(BORDER_BIT)
+    for j in range(offsets.shape[0]):
+        zz = z + offsets[j, 0]
+        yy = y + offsets[j, 1]
+        xx = x + offsets[j, 2]
+        if zz < 0 or zz >= D or yy < 0 or yy >= H or xx < 0 or xx >= W:
+            continue
+        if pos[p + flat[j]] < pp:
+            m |= np.uint32(1) << np.uint32(j)
+    return m
+
+
 @numba.njit(**_JIT)
 def neighbour_masks(shape, pos, offsets):
     """uint32 per pixel: bit ``j`` set when neighbour ``j`` exists and enters **earlier** (``pos`` smaller).
@@ -373,29 +391,38 @@ def neighbour_masks(shape, pos, offsets):
             planar = False
     flat = _flat_offsets(shape, offsets)
     masks = np.empty(n, dtype=np.uint32)
-    border_flag = np.uint32(1) << np.uint32(BORDER_BIT)
     for z in range(D):
         z_in = planar or (0 < z < D - 1)
         for y in range(H):
-            for x in range(W):
-                p = (z * H + y) * W + x
-                pp = pos[p]
-                m = np.uint32(0)
-                if z_in and 0 < y < H - 1 and 0 < x < W - 1:
+            row = (z * H + y) * W
+            if not (z_in and 0 < y < H - 1) or W < 3:
+                for x in range(W):
+                    masks[row + x] = _border_mask(shape, pos, offsets, flat, z, y, x)
+                continue
+            masks[row] = _border_mask(shape, pos, offsets, flat, z, y, 0)
+            masks[row + W - 1] = _border_mask(shape, pos, offsets, flat, z, y, W - 1)
+            if k == 8:
+                # 2D interior: the eight offsets written out, so the compiler can vectorise the
+                # comparisons along the row (512²: 1.7 -> 1.0 ms); order as in neighbour_offsets(2)
+                for p in range(row + 1, row + W - 1):
+                    pp = pos[p]
+                    m = np.uint32(pos[p - W - 1] < pp)
+                    m |= np.uint32(pos[p - W] < pp) << np.uint32(1)
+                    m |= np.uint32(pos[p - W + 1] < pp) << np.uint32(2)
+                    m |= np.uint32(pos[p - 1] < pp) << np.uint32(3)
+                    m |= np.uint32(pos[p + 1] < pp) << np.uint32(4)
+                    m |= np.uint32(pos[p + W - 1] < pp) << np.uint32(5)
+                    m |= np.uint32(pos[p + W] < pp) << np.uint32(6)
+                    m |= np.uint32(pos[p + W + 1] < pp) << np.uint32(7)
+                    masks[p] = m
+            else:
+                for p in range(row + 1, row + W - 1):
+                    pp = pos[p]
+                    m = np.uint32(0)
                     for j in range(k):
                         if pos[p + flat[j]] < pp:
                             m |= np.uint32(1) << np.uint32(j)
-                else:
-                    m |= border_flag
-                    for j in range(k):
-                        zz = z + offsets[j, 0]
-                        yy = y + offsets[j, 1]
-                        xx = x + offsets[j, 2]
-                        if zz < 0 or zz >= D or yy < 0 or yy >= H or xx < 0 or xx >= W:
-                            continue
-                        if pos[p + flat[j]] < pp:
-                            m |= np.uint32(1) << np.uint32(j)
-                masks[p] = m
+                    masks[p] = m
     return masks
 
 

@@ -83,3 +83,27 @@ def test_cells_of_equals_unravel_index(shape):
     got = cells_of(flat, np.asarray(shape, np.int64))
     assert got.dtype == np.int64 and got.shape == (len(flat), len(shape))
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 9), (9, 2), (5, 7), (1, 6, 4), (3, 4, 5), (4, 1, 3)])
+def test_neighbour_masks_against_brute_force(shape):
+    """Bit j: neighbour j exists and enters earlier; bit 30: the pixel is on the border."""
+    from nnunet_topo.topology._union_find import BORDER_BIT, inverse_permutation, neighbour_masks
+
+    rng = np.random.default_rng(sum(shape))
+    values = rng.integers(0, 4, shape).astype(np.float64).ravel()
+    pos = inverse_permutation(radix_argsort_decreasing(values))
+    ndim = len(shape)
+    offsets = neighbour_offsets(ndim)
+    grid = (1,) + shape if ndim == 2 else shape
+    masks = neighbour_masks(np.asarray(grid, np.int64), pos, offsets)
+    for p, coord in enumerate(np.ndindex(*grid)):
+        want = 0
+        on_border = any(c == 0 or c == s - 1 for c, s in zip(coord[3 - ndim:], grid[3 - ndim:]))
+        if on_border:
+            want |= 1 << BORDER_BIT
+        for j, off in enumerate(offsets):
+            q = tuple(int(c + o) for c, o in zip(coord, off))
+            if all(0 <= c < s for c, s in zip(q, grid)) and pos[np.ravel_multi_index(q, grid)] < pos[p]:
+                want |= 1 << j
+        assert int(masks[p]) == want, (coord, bin(int(masks[p])), bin(want))
