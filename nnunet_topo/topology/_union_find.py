@@ -402,18 +402,20 @@ def neighbour_masks(shape, pos, offsets):
             masks[row] = _border_mask(shape, pos, offsets, flat, z, y, 0)
             masks[row + W - 1] = _border_mask(shape, pos, offsets, flat, z, y, W - 1)
             if k == 8:
-                # 2D interior: the eight offsets written out, so the compiler can vectorise the
-                # comparisons along the row (512²: 1.7 -> 1.0 ms); order as in neighbour_offsets(2)
+                # 2D interior: the eight offsets as loop-invariant scalars and the comparisons
+                # written out, so the compiler can vectorise along the row (512²: 1.7 -> 1.1 ms)
+                f0, f1, f2, f3 = flat[0], flat[1], flat[2], flat[3]
+                f4, f5, f6, f7 = flat[4], flat[5], flat[6], flat[7]
                 for p in range(row + 1, row + W - 1):
                     pp = pos[p]
-                    m = np.uint32(pos[p - W - 1] < pp)
-                    m |= np.uint32(pos[p - W] < pp) << np.uint32(1)
-                    m |= np.uint32(pos[p - W + 1] < pp) << np.uint32(2)
-                    m |= np.uint32(pos[p - 1] < pp) << np.uint32(3)
-                    m |= np.uint32(pos[p + 1] < pp) << np.uint32(4)
-                    m |= np.uint32(pos[p + W - 1] < pp) << np.uint32(5)
-                    m |= np.uint32(pos[p + W] < pp) << np.uint32(6)
-                    m |= np.uint32(pos[p + W + 1] < pp) << np.uint32(7)
+                    m = np.uint32(pos[p + f0] < pp)
+                    m |= np.uint32(pos[p + f1] < pp) << np.uint32(1)
+                    m |= np.uint32(pos[p + f2] < pp) << np.uint32(2)
+                    m |= np.uint32(pos[p + f3] < pp) << np.uint32(3)
+                    m |= np.uint32(pos[p + f4] < pp) << np.uint32(4)
+                    m |= np.uint32(pos[p + f5] < pp) << np.uint32(5)
+                    m |= np.uint32(pos[p + f6] < pp) << np.uint32(6)
+                    m |= np.uint32(pos[p + f7] < pp) << np.uint32(7)
                     masks[p] = m
             else:
                 for p in range(row + 1, row + W - 1):
