@@ -11,9 +11,10 @@ to the image bar born with it, which is matched to the bar of ``C`` that dies wi
 How each dimension is computed:
 
 * dimension 0: union-find (numba) over ``C``, with the cells of ``P`` and ``G`` entering after
-  they enter ``C``; each component remembers its first cell of ``P`` and of ``G``.
+  they enter ``C``; each component remembers its first cell of ``P`` and of ``G``. The bars of
+  ``P`` and ``G`` alone come from the engine's ``dim0_pairs``.
 * dimension ``d - 1`` (holes in 2D, cavities in 3D): by Alexander duality, union-find on the
-  complements (dual connectivity, the padding as the outer component).
+  complements (dual connectivity, an outside node joined to the border as the outer component).
 * dimension 1 of 3D images: our own boundary-matrix reduction of the cubical complex
   (``_matching_reduction``, image persistence with clearing), slower than the union-find paths.
 
@@ -28,8 +29,8 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
-from typing import Iterable, Sequence
+from functools import cached_property, lru_cache
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -41,17 +42,27 @@ from ._validation import check_connectivity, check_dims, check_image
 __all__ = ["betti_matching", "betti_matching_batch", "BettiMatchingResult", "DimensionMatching"]
 
 
-@lru_cache(maxsize=8)
-def _layout(shape: tuple[int, ...], full: bool):
-    from ._matching_union_find import neighbour_adjacency, neighbour_offsets, pad_layout, prefetch_grid
+class _Layout(NamedTuple):
+    """What the union-find passes need for one shape and connectivity (computed once per shape)."""
 
-    padded, to_padded, from_padded = pad_layout(shape)
-    border = np.flatnonzero(from_padded < 0)
-    fg = neighbour_offsets(padded, full=full)
-    bg = neighbour_offsets(padded, full=not full)
-    fg_adj = neighbour_adjacency(len(shape), full=full)
-    bg_adj = neighbour_adjacency(len(shape), full=not full)
-    return padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj, prefetch_grid(padded)
+    shape3: np.ndarray  # int64 (D, H, W); D = 1 in 2D
+    offsets: np.ndarray  # the engine's neighbour_offsets
+    fg_select: int  # foreground connectivity bits and their join table
+    fg_table: np.ndarray
+    bg_select: int  # background (complement) connectivity
+    bg_table: np.ndarray
+
+
+@lru_cache(maxsize=8)
+def _layout(shape: tuple[int, ...], full: bool) -> _Layout:
+    from ._fast_backend import _join_table
+    from ._union_find import connectivity_bits, neighbour_offsets
+
+    ndim = len(shape)
+    offsets = neighbour_offsets(ndim)
+    fg, bg = connectivity_bits(offsets, full), connectivity_bits(offsets, not full)
+    shape3 = np.array((1,) * (3 - ndim) + tuple(shape), dtype=np.int64)
+    return _Layout(shape3, offsets, fg, _join_table(ndim, fg), bg, _join_table(ndim, bg))
 
 
 @lru_cache(maxsize=2)
@@ -62,15 +73,21 @@ def _complex3d(shape: tuple[int, ...], full: bool):
 
 
 class _Filtration:
-    """One image's superlevel order: flat permutation, padded order, ranks and padded values."""
+    """One image's superlevel filtration: order, ranks, values in order and (on demand) neighbour masks.
 
-    def __init__(self, image: np.ndarray, to_padded: np.ndarray, size: int, perm: np.ndarray | None = None,
-                 raster: bool = False) -> None:
-        from ._matching_union_find import prepare, two_level_order
+    ``perm`` (int32): flat C indices by decreasing value, ties by index; ``rank`` its inverse;
+    ``values``: the image's values in that order.
+    """
+
+    def __init__(self, image: np.ndarray, layout: _Layout, perm: np.ndarray | None = None,
+                 values: np.ndarray | None = None, raster: bool = False) -> None:
+        from ._matching_union_find import two_level_order
         from ._prefetch import PREFETCH_DISTANCE
-        from ._union_find import radix_argsort_decreasing
+        from ._union_find import inverse_permutation, radix_argsort_decreasing
 
         self.flat = image.ravel()
+        self.shape = image.shape
+        self.layout = layout
         if perm is None:
             # value descending, ties by flat index ascending: O(n) for binary masks, else a radix sort
             binary, perm = two_level_order(self.flat)
@@ -83,12 +100,28 @@ class _Filtration:
         # (the evaluator's case) it cost 12 % (27.5 vs 24.5 ms for a binary 512² pair).
         self.ahead = 0 if self.raster else PREFETCH_DISTANCE
         self.perm = perm  # int32
-        self.order, self.rank, self.values = prepare(self.flat, self.perm, to_padded, size, self.ahead)
+        self.rank = inverse_permutation(perm)  # int32, n + 1 entries (the last one unused here)
+        self.values = self.flat[perm] if values is None else values
 
-    def voxel_ranks(self, shape: tuple[int, ...]) -> np.ndarray:
-        r = np.empty(self.flat.size, dtype=np.int32)
-        r[self.perm] = np.arange(self.flat.size, dtype=np.int32)
-        return r.reshape(shape)
+    @cached_property
+    def masks(self) -> np.ndarray:
+        """The engine's ``neighbour_masks``: per cell, which neighbours enter earlier (uint32)."""
+        from ._union_find import neighbour_masks
+
+        return neighbour_masks(self.layout.shape3, self.rank, self.layout.offsets)
+
+    def dim0_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flat (birth, death) cells of this image's dimension-0 bars, the essential one last (death -1)."""
+        from ._union_find import dim0_pairs, plateau_starts, prefetch_distance
+
+        lay = self.layout
+        fresh = plateau_starts(self.flat, self.perm)
+        b, d, essential = dim0_pairs(fresh, lay.shape3, self.perm, self.masks, lay.offsets, lay.fg_select,
+                                     lay.fg_table, prefetch_distance(fresh))
+        return np.r_[b, essential], np.r_[d, -1]
+
+    def voxel_ranks(self) -> np.ndarray:
+        return self.rank[: self.flat.size].reshape(self.shape)
 
 
 def _diagram(dim: int, shape: tuple[int, ...], flat: np.ndarray, birth: np.ndarray, death: np.ndarray,
@@ -195,47 +228,44 @@ def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, 
 
 def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str) -> BettiMatchingResult:
     """The Betti matching of validated inputs (float64, C order, same shape)."""
-    from ._matching_union_find import comparison_dim0, complement_joint, merge_max_order, superlevel_dim0
+    from ._matching_union_find import comparison_dim0, complement_joint, merge_max_order
 
     shape = pred.shape
     ndim = len(shape)
-    full = connectivity == "full"
-    padded, to_padded, from_padded, border, fg, bg, fg_adj, bg_adj, grid = _layout(shape, full)
-    size = int(np.prod(padded))
-    fp = _Filtration(pred, to_padded, size)
-    fg_ = _Filtration(target, to_padded, size)
+    lay = _layout(shape, connectivity == "full")
+    fp = _Filtration(pred, lay)
+    fg_ = _Filtration(target, lay)
     # the comparison image's order is merged from the two inputs' orders (no third sort)
-    fc = _Filtration(np.maximum(pred, target), to_padded, size,
-                     perm=merge_max_order(fp.perm, fp.flat, fg_.perm, fg_.flat), raster=fp.raster and fg_.raster)
+    perm_c, values_c = merge_max_order(fp.perm, fp.values, fg_.perm, fg_.values)
+    fc = _Filtration(np.maximum(pred, target), lay, perm=perm_c, values=values_c, raster=fp.raster and fg_.raster)
     out: dict[int, DimensionMatching] = {}
 
     if 0 in dims:
-        keys = comparison_dim0(fc.order, fc.rank, fc.values, fp.order, fp.rank, fp.values,
-                               fg_.order, fg_.rank, fg_.values, fg, fg_adj, size, grid, fc.ahead)
+        keys = comparison_dim0(lay.shape3, fc.perm, fc.values, fc.masks, fp.perm, fp.rank, fp.values,
+                               fg_.perm, fg_.rank, fg_.values, lay.offsets, lay.fg_select, lay.fg_table, fc.ahead)
         sides = []
         for f, key in zip((fp, fg_), keys):
-            b, d = superlevel_dim0(f.order, f.rank, fg, fg_adj, size, grid, f.ahead)
-            b = np.r_[b, f.order[:1]]
-            sides.append(_diagram(0, shape, f.flat, from_padded[b], np.r_[from_padded[d], -1], key[b]))
+            b, d = f.dim0_pairs()
+            sides.append(_diagram(0, shape, f.flat, b, d, key[b]))
         out[0] = _pair_up(0, *sides)
 
     if ndim - 1 in dims:
         sides = []
         for f in (fp, fg_):
-            b, d, key = complement_joint(f.order, f.rank, f.values, fc.order, fc.rank, fc.values, border, bg, bg_adj,
-                                         size, grid, f.ahead)
-            sides.append(_diagram(ndim - 1, shape, f.flat, from_padded[b], from_padded[d], key))
+            b, d, key = complement_joint(lay.shape3, f.perm, f.values, f.masks, fc.perm, fc.rank, fc.values,
+                                         lay.offsets, lay.bg_select, lay.bg_table, f.ahead)
+            sides.append(_diagram(ndim - 1, shape, f.flat, b, d, key))
         out[ndim - 1] = _pair_up(ndim - 1, *sides)
 
     if ndim == 3 and 1 in dims:
         from ._matching_reduction import loops
 
-        cx = _complex3d(shape, full)
-        rank_c = fc.voxel_ranks(shape)
+        cx = _complex3d(shape, connectivity == "full")
+        rank_c = fc.voxel_ranks()
         cache_c: dict = {}
         sides, images = [], []
         for f in (fp, fg_):
-            (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(shape), rank_c, cache_c)
+            (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(), rank_c, cache_c)
             b, d, ib, idd = (x.astype(np.int64) for x in (f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]))
             sides.append(_diagram(1, shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
             images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
