@@ -122,27 +122,26 @@ def _oldest_first(parent, roots, m):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _merge_first(first, entered, order, values, older, younger, keys, key, death_value):
+def _merge_first(first, entered, older, younger, keys, key):
     """Merge the image classes of two C components.
 
     ``first[root]``: the smallest rank (in the image's own order) of any cell of the component,
     entered into the image or not; the component holds cells of the image iff that rank is below
     ``entered`` (cells enter the image in rank order, so its smallest rank is its first cell). When
-    both hold cells, the class born later dies and gets ``key`` (unless its image bar is empty:
-    born at ``death_value``).
+    both hold cells, the class born later dies: ``keys`` gets ``key`` at its birth rank. Both were
+    born above the current value (``entered`` counts the cells with larger values), so the image
+    bar that dies is never empty.
     """
     a = first[older]
     b = first[younger]
     if a < entered and b < entered:
-        later = max(a, b)
-        if values[later] > death_value:
-            keys[order[later]] = key
+        keys[max(a, b)] = key
     first[older] = min(a, b)
 
 
 @njit(cache=True, nogil=True)
-def comparison_dim0(shape, order_c, values_c, masks_c, order_p, rank_p, values_p, order_g, rank_g, values_g,
-                    offsets, select, table, ahead):
+def comparison_dim0(shape, order_c, values_c, masks_c, rank_p, values_p, rank_g, values_g, offsets, select, table,
+                    ahead):
     """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` in one union-find pass over ``C``.
 
     ``C >= P`` and ``C >= G`` pointwise. Cells enter by decreasing value; at equal values a cell
@@ -158,16 +157,15 @@ def comparison_dim0(shape, order_c, values_c, masks_c, order_p, rank_p, values_p
     Args:
         shape: int64 ``(D, H, W)`` (``D = 1`` in 2D).
         order_c, values_c, masks_c: ``C``'s order, values in that order, ``neighbour_masks``.
-        order_p, rank_p, values_p / order_g, rank_g, values_g: the same for ``P`` / ``G`` (ranks
-            instead of masks).
+        rank_p, values_p / rank_g, values_g: ``P``'s / ``G``'s ranks and values in their order.
         offsets, select, table: the engine's ``neighbour_offsets``, the foreground
             ``connectivity_bits`` and its ``join_table``.
         ahead: prefetch distance in cells (0: off).
 
     Returns:
-        ``(key_p, key_g)``, int32 over the flat cells: at the birth cell of each finite bar of ``P``
-        (``G``) the key of its C bar (the flat birth cell of that C bar) or :data:`NO_KEY`; the
-        essential bars (born at ``order_p[0]``, ``order_g[0]``) get :data:`ESSENTIAL_KEY`.
+        ``(key_p, key_g)``, int32 indexed by rank in ``P`` (``G``): at the birth of each finite bar
+        the key of its C bar (the flat birth cell of that C bar) or :data:`NO_KEY`; the essential
+        bars (rank 0) get :data:`ESSENTIAL_KEY`.
     """
     n = order_c.shape[0]
     flat = _flat_offsets(shape, offsets)
@@ -214,15 +212,15 @@ def comparison_dim0(shape, order_c, values_c, masks_c, order_p, rank_p, values_p
         for j in range(1, m):
             younger = roots[j]
             parent[younger] = older
-            _merge_first(first_p, sp, order_p, values_p, older, younger, key_p, younger, v)
-            _merge_first(first_g, sg, order_g, values_g, older, younger, key_g, younger, v)
-    key_p[order_p[0]] = ESSENTIAL_KEY
-    key_g[order_g[0]] = ESSENTIAL_KEY
+            _merge_first(first_p, sp, older, younger, key_p, younger)
+            _merge_first(first_g, sg, older, younger, key_g, younger)
+    key_p[0] = ESSENTIAL_KEY
+    key_g[0] = ESSENTIAL_KEY
     return key_p, key_g
 
 
 @njit(cache=True, nogil=True)
-def complement_joint(shape, order_p, values_p, masks_p, order_c, rank_c, values_c, offsets, select, table, ahead):
+def complement_joint(shape, order_p, values_p, masks_p, rank_c, values_c, offsets, select, table, ahead):
     """Dimension ``d - 1`` bars of ``P`` and their induced matching into ``C``, by duality, in one pass.
 
     By Alexander duality a ``(d-1)``-dimensional hole of the superlevel set ``{P >= t}`` is a bounded
@@ -235,19 +233,19 @@ def complement_joint(shape, order_p, values_p, masks_p, order_c, rank_c, values_
     superlevel ``C`` rank of its cells (the outside counts as rank ``n``, present from the start),
     valid once it is above ``sc``. A cell ``z`` joins the components around it oldest first, and at
     each further merge the bar of ``P`` that dies is matched to the C bar whose image class dies in
-    the same step: the key is that class's first cell ``w``, the death cell of the C bar.
+    the same step: the key is that class's first cell ``w`` (its C rank), the death cell of the C bar.
 
     Args:
         shape: int64 ``(D, H, W)`` (``D = 1`` in 2D).
         order_p, values_p, masks_p: ``P``'s order, values in that order and ``neighbour_masks``.
-        order_c, rank_c, values_c: ``C``'s order, ranks and values in that order.
+        rank_c, values_c: ``C``'s ranks and its values in its order.
         offsets, select, table: the engine's ``neighbour_offsets``, the *background*
             ``connectivity_bits`` and its ``join_table``.
         ahead: prefetch distance in cells (0: off).
 
     Returns:
         ``(births, deaths, keys)``: int32 flat birth/death cells of the finite bars of ``P`` and the
-        key of the C bar each is matched to (:data:`NO_KEY` if none).
+        key of the C bar each is matched to (the C rank of its death cell, :data:`NO_KEY` if none).
     """
     n = order_p.shape[0]
     flat = _flat_offsets(shape, offsets)
@@ -307,10 +305,9 @@ def complement_joint(shape, order_p, values_p, masks_p, order_c, rank_c, values_
             b = last_c[younger]
             key = NO_KEY
             if a > sc and b > sc:
-                # the class that entered the complement of C later (smaller rank, never the outside) dies
-                dying = min(a, b)
-                if v > values_c[dying]:  # an empty image bar matches nothing
-                    key = order_c[dying]
+                # the class that entered the complement of C later (smaller rank, never the outside)
+                # dies; it entered below v (ranks above sc have smaller values), so its bar is not empty
+                key = min(a, b)
             last_c[older] = max(a, b)
             births[count] = z
             deaths[count] = younger

@@ -35,7 +35,7 @@ from typing import Iterable, NamedTuple, Sequence
 import numpy as np
 
 from ._matching_types import BettiMatchingResult, DimensionMatching
-from ._matching_union_find import NO_KEY
+from ._matching_union_find import ESSENTIAL_KEY, NO_KEY
 from ._types import Diagram
 from ._validation import check_connectivity, check_dims, check_image
 
@@ -202,21 +202,23 @@ def _induced(source: _Bars, image: _Bars, comparison: _Bars) -> np.ndarray:
     return out
 
 
-def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, np.ndarray]) -> DimensionMatching:
-    """Match the bars of ``pred`` and ``target`` whose keys name the same bar of the comparison image."""
+def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, np.ndarray], n_keys: int
+             ) -> DimensionMatching:
+    """Match the bars of ``pred`` and ``target`` whose keys name the same bar of the comparison image.
+
+    Keys are ints in ``[ESSENTIAL_KEY, n_keys)`` (:data:`NO_KEY`: no bar) and name at most one bar
+    per side; a lookup table over that range replaces a sort.
+    """
     (dp, kp), (dg, kg) = pred, target
+    shift = -ESSENTIAL_KEY
+    bar_of_key = np.full(n_keys + shift, -1, dtype=np.int64)
     valid_g = np.flatnonzero(kg != NO_KEY)
-    sorted_g = valid_g[np.argsort(kg[valid_g], kind="stable")]
-    sorted_keys = kg[sorted_g]
+    bar_of_key[kg[valid_g] + shift] = valid_g
     valid_p = np.flatnonzero(kp != NO_KEY)
-    if len(sorted_keys):
-        pos = np.minimum(np.searchsorted(sorted_keys, kp[valid_p]), len(sorted_keys) - 1)
-        hit = sorted_keys[pos] == kp[valid_p]
-    else:
-        pos = np.zeros(len(valid_p), dtype=np.int64)
-        hit = np.zeros(len(valid_p), dtype=bool)
+    partner = bar_of_key[kp[valid_p] + shift]
+    hit = partner >= 0
     matched_p = valid_p[hit]
-    matched_g = sorted_g[pos[hit]]
+    matched_g = partner[hit]
     free_p = np.ones(len(dp), dtype=bool)
     free_p[matched_p] = False
     free_g = np.ones(len(dg), dtype=bool)
@@ -241,21 +243,21 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
     out: dict[int, DimensionMatching] = {}
 
     if 0 in dims:
-        keys = comparison_dim0(lay.shape3, fc.perm, fc.values, fc.masks, fp.perm, fp.rank, fp.values,
-                               fg_.perm, fg_.rank, fg_.values, lay.offsets, lay.fg_select, lay.fg_table, fc.ahead)
+        keys = comparison_dim0(lay.shape3, fc.perm, fc.values, fc.masks, fp.rank, fp.values, fg_.rank, fg_.values,
+                               lay.offsets, lay.fg_select, lay.fg_table, fc.ahead)
         sides = []
-        for f, key in zip((fp, fg_), keys):
+        for f, key in zip((fp, fg_), keys):  # keys by rank in each image
             b, d = f.dim0_pairs()
-            sides.append(_diagram(0, shape, f.flat, b, d, key[b]))
-        out[0] = _pair_up(0, *sides)
+            sides.append(_diagram(0, shape, f.flat, b, d, key[f.rank[b]]))
+        out[0] = _pair_up(0, *sides, pred.size)
 
     if ndim - 1 in dims:
         sides = []
         for f in (fp, fg_):
-            b, d, key = complement_joint(lay.shape3, f.perm, f.values, f.masks, fc.perm, fc.rank, fc.values,
-                                         lay.offsets, lay.bg_select, lay.bg_table, f.ahead)
+            b, d, key = complement_joint(lay.shape3, f.perm, f.values, f.masks, fc.rank, fc.values, lay.offsets,
+                                         lay.bg_select, lay.bg_table, f.ahead)
             sides.append(_diagram(ndim - 1, shape, f.flat, b, d, key))
-        out[ndim - 1] = _pair_up(ndim - 1, *sides)
+        out[ndim - 1] = _pair_up(ndim - 1, *sides, pred.size)
 
     if ndim == 3 and 1 in dims:
         from ._matching_reduction import loops
@@ -272,7 +274,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
         cb, cd = fc.perm[cb].astype(np.int64), fc.perm[cd].astype(np.int64)
         comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
         keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
-        out[1] = _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]))
+        out[1] = _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]), len(comparison))
 
     return BettiMatchingResult(shape=shape, connectivity=connectivity, matchings={k: out[k] for k in sorted(out)})
 
