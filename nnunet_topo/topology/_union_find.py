@@ -48,6 +48,7 @@ __all__ = [
     "two_level_order",
     "inverse_permutation",
     "plateau_starts",
+    "plateau_starts_in_order",
     "prefetch_distance",
     "neighbour_offsets",
     "connectivity_bits",
@@ -213,6 +214,16 @@ def plateau_starts(values, order):
         v = values[order[t]]
         fresh[t] = 1 if t == 0 or v != previous else 0
         previous = v
+    return fresh
+
+
+@numba.njit(**_JIT)
+def plateau_starts_in_order(values_in_order):
+    """``plateau_starts`` from the values already in filtration order (``values[order]``): one sequential scan."""
+    n = values_in_order.shape[0]
+    fresh = np.empty(n, dtype=np.uint8)
+    for t in range(n):
+        fresh[t] = 1 if t == 0 or values_in_order[t] != values_in_order[t - 1] else 0
     return fresh
 
 

@@ -112,10 +112,10 @@ class _Filtration:
 
     def dim0_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Flat (birth, death) cells of this image's dimension-0 bars, the essential one last (death -1)."""
-        from ._union_find import dim0_pairs, plateau_starts, prefetch_distance
+        from ._union_find import dim0_pairs, plateau_starts_in_order, prefetch_distance
 
         lay = self.layout
-        fresh = plateau_starts(self.flat, self.perm)
+        fresh = plateau_starts_in_order(self.values)
         b, d, essential = dim0_pairs(fresh, lay.shape3, self.perm, self.masks, lay.offsets, lay.fg_select,
                                      lay.fg_table, prefetch_distance(fresh))
         return np.r_[b, essential], np.r_[d, -1]

@@ -107,3 +107,16 @@ def test_neighbour_masks_against_brute_force(shape):
             if all(0 <= c < s for c, s in zip(q, grid)) and pos[np.ravel_multi_index(q, grid)] < pos[p]:
                 want |= 1 << j
         assert int(masks[p]) == want, (coord, bin(int(masks[p])), bin(want))
+
+
+def test_plateau_starts_in_order_equals_plateau_starts():
+    """Plateau starts from values already in order equal those read through the order (ties, -0.0)."""
+    from nnunet_topo.topology._union_find import plateau_starts, plateau_starts_in_order
+
+    rng = np.random.default_rng(2)
+    for values in (np.round(rng.random(300), 1), rng.random(257), np.array([0.0, -0.0, 1.0, 1.0, -0.0]),
+                   np.zeros(1), np.zeros(0)):
+        order = radix_argsort_decreasing(values)
+        expected = np.r_[1, np.diff(np.sort(-(values + 0.0))) != 0].astype(np.uint8)[: len(values)]
+        np.testing.assert_array_equal(plateau_starts(values, order), expected)
+        np.testing.assert_array_equal(plateau_starts_in_order(values[order]), expected)
