@@ -2,10 +2,11 @@
 
 * Dimension 0 and dimension ``d - 1`` (holes in 2D, cavities in 3D): ``_union_find`` kernels, one
   linear-time radix sort shared by both passes.
-* Dimension 1 of a 3D image: delegated to cripser (CubicalRipser's reduction; ``computePH_T`` for the
-  T-construction, ``computePH`` for the V-construction), which names the same C-order cells as
-  gudhi, because it was the fastest in our benchmark. Without cripser: our own reduction
-  (``_loops3d``, T-construction) or gudhi (V-construction).
+* Dimension 1 of a 3D image: our own reduction (``_loops3d``: apparent pairs found in one raster
+  pass, clearing, compression, a heap-based column reduction of what is left) for the
+  T-construction, the fastest in docs/benchmarks.md; for the V-construction it is delegated to
+  cripser (CubicalRipser, ``computePH``), which names the same C-order cells as gudhi, or to gudhi
+  without cripser.
 
 Diagrams equal gudhi's (multisets of ``(birth, death)``, zero-persistence pairs left out); critical
 cells carry exactly the birth/death values, and are the cells gudhi names whenever values are
@@ -130,9 +131,9 @@ def fast_diagrams(
 ) -> tuple[dict[int, Diagram], str]:
     """Diagrams of the superlevel filtration of a validated float64 C-contiguous 2D/3D ``image``.
 
-    ``loops`` picks the method for dimension 1 of a 3D image: ``"cripser"``, ``"ours"`` (our
-    reduction, T-construction only), ``"gudhi"``, or ``"auto"``: cripser when installed (fastest in
-    docs/benchmarks.md), else ours for ``"full"`` and gudhi for ``"face"``.
+    ``loops`` picks the method for dimension 1 of a 3D image: ``"ours"`` (our reduction,
+    T-construction only), ``"cripser"``, ``"gudhi"``, or ``"auto"``: ours for ``"full"`` (the
+    fastest, docs/benchmarks.md), else cripser when installed, else gudhi.
 
     Returns the diagrams and the backend's name: ``"fast"`` when everything ran here, or
     ``"fast+cripser"`` / ``"fast+gudhi"`` when dimension 1 of a 3D image was delegated.
@@ -146,7 +147,7 @@ def fast_diagrams(
     out: dict[int, Diagram] = {}
     top = ndim - 1
     if loops == "auto":
-        loops = "cripser" if _cripser_modules() is not None else ("ours" if full else "gudhi")
+        loops = "ours" if full else ("cripser" if _cripser_modules() is not None else "gudhi")
     if loops not in ("cripser", "ours", "gudhi"):
         raise ValueError(f"loops: expected 'auto', 'cripser', 'ours' or 'gudhi', got {loops!r}")
     if loops == "ours" and not full:
@@ -158,26 +159,24 @@ def fast_diagrams(
         if not binary:
             order = radix_argsort_decreasing(values)
         pos = inverse_permutation(order)
-        if 0 in dims or top in dims:
-            offsets = neighbour_offsets(ndim)
-            masks = neighbour_masks(shape3, pos, offsets)
-            fresh = plateau_starts(values, order)
-            ahead = prefetch_distance(fresh)
-            if 0 in dims:
-                select = connectivity_bits(offsets, full)
-                table = _join_table(ndim, select)
-                b, d, ess = dim0_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
-                out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
-            if top in dims:
-                select = connectivity_bits(offsets, not full)
-                table = _join_table(ndim, select)
-                b, d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
-                out[top] = make_diagram(top, values, shape, b, d)
-            del masks, fresh
+        offsets = neighbour_offsets(ndim)
+        masks = neighbour_masks(shape3, pos, offsets)
+        fresh = plateau_starts(values, order)
+        ahead = prefetch_distance(fresh)
+        if 0 in dims:
+            select = connectivity_bits(offsets, full)
+            table = _join_table(ndim, select)
+            b, d, ess = dim0_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
+            out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
+        if top in dims:
+            select = connectivity_bits(offsets, not full)
+            table = _join_table(ndim, select)
+            b, d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
+            out[top] = make_diagram(top, values, shape, b, d)
         if own_loops:
-            b, d = loops_3d_full(values, shape3, order, pos)
+            b, d = loops_3d_full(values, shape3, order, pos, masks, ahead)
             out[1] = make_diagram(1, values, shape, b, d)
-        del order, pos
+        del order, pos, masks, fresh
     if ndim == 3 and 1 in dims and not own_loops:
         if loops == "cripser":
             b, d = _cripser_dim1(image, connectivity)

@@ -1,350 +1,519 @@
 """Dimension 1 of a 3D image, T-construction: our own boundary-matrix reduction (numba, Z/2).
 
-Cells of the cubical complex of a ``(D, H, W)`` image (voxels are the top cells) get compact int
-indices per type:
+The cubical complex of a ``(D, H, W)`` image has the voxels as top cells. Compact cell indices:
 
 * squares perpendicular to z / y / x: blocks of shapes ``(D+1, H, W)``, ``(D, H+1, W)``,
-  ``(D, H, W+1)`` (a square sits between two voxels, or a voxel and the outside);
+  ``(D, H, W+1)``;
 * edges along z / y / x: blocks of shapes ``(D, H+1, W+1)``, ``(D+1, H, W+1)``, ``(D+1, H+1, W)``.
 
-A cell enters the superlevel filtration with the first of its voxels, so its *key* is the smallest
-``pos`` (filtration rank of a voxel) among its voxels; cells are ordered by ``(key, compact index)``,
-which refines the filtration (a face's key is never larger than its coface's, and within one key
-edges come before squares because they are different columns/rows of the matrix).
+A cell enters the superlevel filtration with the first of its voxels, its *owner*; its *key* is the
+owner's rank ``pos``. Cells with one key (one owner voxel ``p``) are ordered by their *slot* in
+``p``: the six faces of ``p`` (``Zl, Zu, Yl, Yu, Xl, Xu``: below/above ``p`` along each axis) by
+``FACE_RANK``, its twelve edges by ``EDGE_RANK`` (any fixed ranks refine the filtration: squares and
+edges are different columns and rows, and the pairs of keys do not depend on the refinement). The
+ranks were chosen, by a search over rank tables on smooth, vessel-like and near-binary fields, to
+make as many pairs *apparent* as possible: 97-99 % of the negative squares instead of 75-97 %
+with ranks by compact index.
 
-1. **Clearing by duality.** Squares are visited in decreasing order with a union-find on voxels plus
-   an outside node: a square joining two components is *positive* (it creates a 2-cycle that a voxel
-   fills, a dimension-2 pair) and is skipped; the others are *negative* and are reduced.
-2. **Reduction.** Negative squares in increasing order; a column is the sorted list of its edges
-   (encoded ``key << 32 | (n_edges - 1 - index)``: within one key, smaller compact edge indices
-   are younger, which makes more pairs apparent); while its pivot (youngest edge) is owned by an
-   earlier column, that column is added (symmetric difference). The final pivot edge ``e`` and square ``s`` form the
-   pair: born at the voxel bringing ``e`` in, dying at the voxel bringing ``s`` in.
+The work is three passes plus a reduction of what is left:
 
-Only reduced columns that differ from their boundary are stored (int64 entries); with the int32
-tables this measured 113–144 bytes per voxel at 64³–128³ (docs/benchmarks.md).
+1. **Local pass (raster order).** The owned faces and edges of a voxel follow from its neighbour
+   mask (the engine's ``neighbour_masks``: which of the 26 neighbours enter earlier). A square ``s``
+   owned by ``p`` and its youngest edge ``e`` are an *apparent pair* when ``s`` is also the oldest
+   square containing ``e``: then the column of ``s`` is reduced as it stands and ``(e, s)`` is a
+   (zero-persistence) pair (Bauer 2021, "Ripser", Lemma 3.3). Whether a face of ``p`` is apparent
+   depends only on the 18 neighbours of ``p`` that share a face or an edge with it: one lookup in a
+   table of ``2**18`` entries, built once.
+2. **Clearing by duality (decreasing filtration order).** A union-find on the voxels plus an
+   outside node: a square joining two components is *positive* (it creates a 2-cycle that a voxel
+   fills) and reduces to zero; the others are negative. The negative squares that are not apparent
+   are the columns left to reduce.
+3. **Reduction (increasing filtration order)** of those columns only. A column is a max-heap of
+   encoded edges ``key << 36 | rank << 32 | edge index`` (larger = younger) with lazy cancellation;
+   while its pivot edge has an owner, the owner's column is added (an apparent square's boundary,
+   recomputed, or a stored reduced column). Only columns that needed additions are stored.
+
+Limits: at most ``2**27`` voxels (``512**3``), so that keys fit the 64-bit encoding.
 """
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numba
 import numpy as np
 
-from ._union_find import _find
+from ._prefetch import prefetch, prefetch_neighbourhood
 
-__all__ = ["loops_3d_full"]
+__all__ = ["loops_3d_full", "MAX_VOXELS", "FACE_RANK", "EDGE_RANK"]
 
 _JIT = dict(cache=True, nogil=True)
+MAX_VOXELS = 1 << 27
 _LOW = np.int64(0xFFFFFFFF)
 
 
-@numba.njit(inline="always", **_JIT)
-def _vox(z, y, x, D, H, W):
-    return (z * H + y) * W + x
+def _neighbour_bit(dz: int, dy: int, dx: int) -> int:
+    """Index of offset ``(dz, dy, dx)`` in ``neighbour_offsets(3)`` (lexicographic, centre left out)."""
+    k = (dz + 1) * 9 + (dy + 1) * 3 + (dx + 1)
+    return k if k < 13 else k - 1
+
+
+# Face slots 0..5 of a voxel: Zl, Zu, Yl, Yu, Xl, Xu (the neighbour across the face, (dz, dy, dx)).
+FACE_OFFSETS = np.array([(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)], np.int64)
+FACE_BIT = np.array([_neighbour_bit(*o) for o in FACE_OFFSETS], np.int64)
+
+
+def _edge_tables():
+    """Edge slots ``base + 2 * b1 + b0`` of a voxel: Z-edges (base 0, b1 = dy, b0 = dx), Y-edges
+    (base 4, b1 = dz, b0 = dx), X-edges (base 8, b1 = dz, b0 = dy); ``b = 1``: the upper side.
+
+    Returns the face slot of each edge's ``b1`` axis and ``b0`` axis (the two faces of the voxel that
+    contain the edge), the offset of the voxel diagonally across the edge and its neighbour bit.
+    """
+    axes = ((1, 2), (0, 2), (0, 1))  # the (b1, b0) axes of each edge type
+    face_a, face_b, diag = [], [], []
+    for base in range(3):
+        a1, a0 = axes[base]
+        for b1 in (0, 1):
+            for b0 in (0, 1):
+                face_a.append(2 * a1 + b1)
+                face_b.append(2 * a0 + b0)
+                off = [0, 0, 0]
+                off[a1] = 2 * b1 - 1
+                off[a0] = 2 * b0 - 1
+                diag.append(off)
+    diag = np.array(diag, np.int64)
+    return (np.array(face_a, np.int64), np.array(face_b, np.int64), diag,
+            np.array([_neighbour_bit(*o) for o in diag], np.int64))
+
+
+EDGE_FACE_A, EDGE_FACE_B, EDGE_DIAG, EDGE_DIAG_BIT = _edge_tables()
+# The four edge slots of each face slot.
+FACE_EDGES = np.array([[j for j in range(12) if f in (EDGE_FACE_A[j], EDGE_FACE_B[j])] for f in range(6)],
+                      np.int64)
+# Order of the cells of one key: a larger rank is younger. Found by a hill-climbing search over the
+# 6! x 12! rank tables that maximised the apparent pairs of 48³ smooth, vessel-like and near-binary
+# fields (docs/benchmarks.md); any ranks give the same diagrams.
+FACE_RANK = np.array([0, 4, 5, 2, 3, 1], np.int64)
+EDGE_RANK = np.array([9, 6, 8, 2, 3, 0, 10, 4, 1, 5, 11, 7], np.int64)
+
+
+def _vertex_tables():
+    """Corner slots ``4 bz + 2 by + bx`` of a voxel: the neighbour bits of the 7 other voxels around
+    each corner, the oldest of the corner's three edges (by ``EDGE_RANK``) and that edge's other end."""
+    corner_mask = np.zeros(8, np.int64)
+    oldest_edge = np.zeros(8, np.int64)
+    other_end = np.zeros(8, np.int64)
+    for c in range(8):
+        bz, by, bx = c >> 2, (c >> 1) & 1, c & 1
+        for dz in (0, 2 * bz - 1):
+            for dy in (0, 2 * by - 1):
+                for dx in (0, 2 * bx - 1):
+                    if (dz, dy, dx) != (0, 0, 0):
+                        corner_mask[c] |= 1 << _neighbour_bit(dz, dy, dx)
+        # the corner's Z-edge (by, bx), Y-edge (bz, bx) and X-edge (bz, by), and their other ends
+        edges = (0 + 2 * by + bx, 4 + 2 * bz + bx, 8 + 2 * bz + by)
+        ends = (c ^ 4, c ^ 2, c ^ 1)
+        k = int(np.argmin([EDGE_RANK[j] for j in edges]))
+        oldest_edge[c] = edges[k]
+        other_end[c] = ends[k]
+    return corner_mask, oldest_edge, other_end
+
+
+CORNER_MASK, CORNER_OLDEST_EDGE, CORNER_OTHER_END = _vertex_tables()
+# Order of the corners of one key (a larger rank is younger).
+VERTEX_RANK = np.arange(8, dtype=np.int64)
+# Face slots from the youngest to the oldest (the clearing pass's order inside one voxel).
+FACES_YOUNGEST_FIRST = np.argsort(-FACE_RANK).astype(np.int64)
 
 
 @numba.njit(**_JIT)
-def _square_edges(s, D, H, W, out):
-    """The 4 compact edges of compact square ``s`` into ``out``."""
+def _build_apparent_table(face_a, face_b, face_edges, face_rank, edge_rank):
+    """uint32 per local configuration (bits 0-5: face neighbour enters later or is outside; bits
+    6-17: the voxel diagonally across edge ``j`` does): bits 0-5 the apparent faces, and for each
+    apparent face ``f`` its edge slot in bits ``6 + 4 f`` to ``9 + 4 f``."""
+    table = np.zeros(1 << 18, dtype=np.uint32)
+    for cfg in range(1 << 18):
+        owned_e = 0
+        for j in range(12):
+            if (cfg >> face_a[j]) & 1 and (cfg >> face_b[j]) & 1 and (cfg >> (6 + j)) & 1:
+                owned_e |= 1 << j
+        entry = 0
+        for f in range(6):
+            if not (cfg >> f) & 1:
+                continue
+            best = -1
+            best_rank = -1
+            for i in range(4):
+                j = face_edges[f, i]
+                if (owned_e >> j) & 1 and edge_rank[j] > best_rank:
+                    best = j
+                    best_rank = edge_rank[j]
+            if best < 0:
+                continue  # the youngest edge is older than s: never an apparent pair
+            g = face_a[best] if face_b[best] == f else face_b[best]
+            if face_rank[g] > face_rank[f]:
+                entry |= (1 << f) | (best << (6 + 4 * f))
+        table[cfg] = entry
+    return table
+
+
+@lru_cache(maxsize=1)
+def apparent_table() -> np.ndarray:
+    """The ``2**18``-entry table of apparent faces (built once per process, about 10 ms)."""
+    table = _build_apparent_table(EDGE_FACE_A, EDGE_FACE_B, FACE_EDGES, FACE_RANK, EDGE_RANK)
+    table.setflags(write=False)
+    return table
+
+
+@numba.njit(inline="always", **_JIT)
+def _config(mask):
+    """The 18-bit local configuration of a voxel from its ``neighbour_masks`` word."""
+    later = ~mask
+    cfg = np.int64(0)
+    for f in range(6):
+        cfg |= np.int64((later >> np.uint32(FACE_BIT[f])) & np.uint32(1)) << f
+    for j in range(12):
+        cfg |= np.int64((later >> np.uint32(EDGE_DIAG_BIT[j])) & np.uint32(1)) << (6 + j)
+    return cfg
+
+
+@numba.njit(inline="always", **_JIT)
+def _edge_index(z, y, x, j, H, W, nz_e, ny_e):
+    """Compact index of edge slot ``j`` of voxel ``(z, y, x)``."""
+    b1 = (j >> 1) & 1
+    b0 = j & 1
+    base = j >> 2
+    if base == 0:
+        return (z * (H + 1) + y + b1) * (W + 1) + x + b0
+    if base == 1:
+        return nz_e + ((z + b1) * H + y) * (W + 1) + x + b0
+    return nz_e + ny_e + ((z + b1) * (H + 1) + y + b0) * W + x
+
+
+DROPPED = np.int32(np.iinfo(np.int32).min)  # ``owner`` of an edge that kills a component (never a pivot)
+
+
+@numba.njit(**_JIT)
+def _local_pass(shape, masks, table, owner):
+    """Raster pass: ``owner[e] = -(code + 2)`` for every apparent pair ``(e, s)``, ``code = 8 p + f``
+    naming square ``s`` by its owner voxel and face slot, and ``owner[e] = DROPPED`` for every edge
+    in an apparent pair ``(vertex, e)`` of dimension 0; returns uint8 per voxel: its owned faces
+    that are not apparent (the positive ones and the columns left to reduce).
+
+    An edge that kills a component is never the pivot of a reduced square column, so its row may be
+    left out of every column ("compression", Bauer, Kerber & Reininghaus 2014): shorter columns, the
+    same pairs."""
+    D, H, W = shape[0], shape[1], shape[2]
     nz_e = D * (H + 1) * (W + 1)
     ny_e = (D + 1) * H * (W + 1)
-    sz = (D + 1) * H * W
-    sy = D * (H + 1) * W
-    if s < sz:  # perpendicular to z at plane c: edges along y and x
-        c = s // (H * W)
-        r = s - c * H * W
-        y = r // W
-        x = r - y * W
-        out[0] = nz_e + (c * H + y) * (W + 1) + x
-        out[1] = nz_e + (c * H + y) * (W + 1) + x + 1
-        out[2] = nz_e + ny_e + (c * (H + 1) + y) * W + x
-        out[3] = nz_e + ny_e + (c * (H + 1) + y + 1) * W + x
-        return
-    s -= sz
-    if s < sy:  # perpendicular to y at plane c: edges along z and x
-        z = s // ((H + 1) * W)
-        r = s - z * (H + 1) * W
-        c = r // W
-        x = r - c * W
-        out[0] = (z * (H + 1) + c) * (W + 1) + x
-        out[1] = (z * (H + 1) + c) * (W + 1) + x + 1
-        out[2] = nz_e + ny_e + (z * (H + 1) + c) * W + x
-        out[3] = nz_e + ny_e + ((z + 1) * (H + 1) + c) * W + x
-        return
-    s -= sy  # perpendicular to x at plane c: edges along z and y
-    z = s // (H * (W + 1))
-    r = s - z * H * (W + 1)
-    y = r // (W + 1)
-    c = r - y * (W + 1)
-    out[0] = (z * (H + 1) + y) * (W + 1) + c
-    out[1] = (z * (H + 1) + y + 1) * (W + 1) + c
-    out[2] = nz_e + (z * H + y) * (W + 1) + c
-    out[3] = nz_e + ((z + 1) * H + y) * (W + 1) + c
-
-
-@numba.njit(**_JIT)
-def _negative_squares(order, pos, D, H, W):
-    """Compact indices of the negative squares, in increasing filtration order (clearing by duality)."""
-    n = order.shape[0]
-    outside = n
-    parent = np.empty(n + 1, dtype=np.int32)
-    for i in range(n + 1):
-        parent[i] = i
-    sz = (D + 1) * H * W
-    sy = D * (H + 1) * W
-    n_sq = sz + sy + D * H * (W + 1)
-    neg = np.empty(n_sq - n + 1, dtype=np.int32)  # exactly n squares are positive
-    m = 0
-    sq = np.empty(6, dtype=np.int64)
-    other = np.empty(6, dtype=np.int64)
-    for t in range(n - 1, -1, -1):
-        p = order[t]
-        z = p // (H * W)
-        r = p - z * H * W
-        y = r // W
-        x = r - y * W
-        k = 0
-        q = np.int64(0)
-        # the six faces of p whose other side enters later (or is the outside): their key is t
-        for a in range(3):
-            for side in range(2):
-                if a == 0:
-                    c = z + side
-                    s = (c * H + y) * W + x
-                    inside = 0 < c < D
-                    if inside:
-                        q = _vox(z - 1 + 2 * side, y, x, D, H, W)
-                elif a == 1:
-                    c = y + side
-                    s = sz + (z * (H + 1) + c) * W + x
-                    inside = 0 < c < H
-                    if inside:
-                        q = _vox(z, y - 1 + 2 * side, x, D, H, W)
-                else:
-                    c = x + side
-                    s = sz + sy + (z * H + y) * (W + 1) + c
-                    inside = 0 < c < W
-                    if inside:
-                        q = _vox(z, y, x - 1 + 2 * side, D, H, W)
-                if inside:
-                    if pos[q] < t:
-                        continue  # key is pos[q], visited with q
-                    o = q
-                else:
-                    o = outside
-                # insertion by decreasing square index (the order within one key)
-                j = k
-                while j > 0 and sq[j - 1] < s:
-                    sq[j] = sq[j - 1]
-                    other[j] = other[j - 1]
-                    j -= 1
-                sq[j] = s
-                other[j] = o
-                k += 1
-        for j in range(k):
-            ra = _find(parent, p)
-            rb = _find(parent, other[j])
-            if ra != rb:
-                parent[ra] = rb  # positive square: cleared
-            else:
-                neg[m] = sq[j]
-                m += 1
-    out = neg[:m][::-1].copy()
-    return out
-
-
-@numba.njit(**_JIT)
-def _xor_sorted_desc(a, la, b, lb, out):
-    """Symmetric difference of two strictly decreasing int64 runs into ``out``; returns its length."""
-    i = 0
-    j = 0
-    k = 0
-    while i < la and j < lb:
-        if a[i] > b[j]:
-            out[k] = a[i]
-            i += 1
-            k += 1
-        elif a[i] < b[j]:
-            out[k] = b[j]
-            j += 1
-            k += 1
-        else:
-            i += 1
-            j += 1
-    while i < la:
-        out[k] = a[i]
-        i += 1
-        k += 1
-    while j < lb:
-        out[k] = b[j]
-        j += 1
-        k += 1
-    return k
+    todo = np.empty(D * H * W, dtype=np.uint8)
+    p = 0
+    for z in range(D):
+        for y in range(H):
+            for x in range(W):
+                mask = masks[p]
+                cfg = _config(mask)
+                entry = np.int64(table[cfg])
+                later = np.int64(~mask)
+                for c in range(8):
+                    cm = CORNER_MASK[c]
+                    if later & cm != cm:
+                        continue  # an earlier voxel shares this corner: the corner is not ours
+                    w = CORNER_OTHER_END[c]
+                    cw = CORNER_MASK[w]
+                    if later & cw == cw and VERTEX_RANK[w] > VERTEX_RANK[c]:
+                        continue  # the edge's youngest vertex is the other end
+                    owner[_edge_index(z, y, x, CORNER_OLDEST_EDGE[c], H, W, nz_e, ny_e)] = DROPPED
+                app = entry & 63
+                todo[p] = np.uint8((cfg & 63) & ~app)
+                while app:
+                    f = 0
+                    while not (app >> f) & 1:
+                        f += 1
+                    app &= app - 1
+                    j = (entry >> (6 + 4 * f)) & 15
+                    owner[_edge_index(z, y, x, j, H, W, nz_e, ny_e)] = -(8 * p + f + 2)
+                p += 1
+    return todo
 
 
 @numba.njit(inline="always", **_JIT)
-def _pos_at(pos, a, nrm, u, w, D, H, W):
-    """pos of the voxel at normal coordinate ``nrm`` and in-plane ``(u, w)`` of a square with normal ``a``."""
-    if a == 0:
-        z, y, x = nrm, u, w
-    elif a == 1:
-        z, y, x = u, nrm, w
-    else:
-        z, y, x = u, w, nrm
-    if z < 0 or z >= D or y < 0 or y >= H or x < 0 or x >= W:
-        return _BIG
-    return np.int64(pos[(z * H + y) * W + x])
-
-
-_BIG = np.int64(1) << np.int64(40)
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
 
 
 @numba.njit(**_JIT)
-def _boundary(s, pos, D, H, W, edges, out):
-    """Encoded boundary (``key << 32 | edge id``) of square ``s``, decreasing, into ``out``; returns its key.
+def _columns_to_reduce(shape, order, masks, todo, ahead):
+    """Codes ``8 p + f`` of the negative, non-apparent squares, in increasing filtration order.
 
-    A square with normal ``a`` at plane ``c`` and in-plane voxel coordinates ``(u, w)`` (the two other
-    axes in z, y, x order) touches voxels at normal coordinates ``c - 1`` and ``c``; its edges along
-    ``u`` sit at ``w`` and ``w + 1`` and its edges along ``w`` at ``u`` and ``u + 1``.
-    """
-    _square_edges(s, D, H, W, edges)
-    # Within one key, the edge with the *smaller* compact index is the younger: with this refinement
-    # a square's youngest edge is more often one no earlier square owns (an apparent pair), which
-    # cut the columns that need additions 14-fold on a smooth 64³ field and the time by 7-25 %
-    # (docs/benchmarks.md). Any refinement gives the same pairs of keys.
-    n_edges = D * (H + 1) * (W + 1) + (D + 1) * H * (W + 1) + (D + 1) * (H + 1) * W
-    for i in range(4):
-        edges[i] = n_edges - 1 - edges[i]
-    sz = (D + 1) * H * W
-    sy = D * (H + 1) * W
-    if s < sz:
-        a = 0
-        c = s // (H * W)
-        r = s - c * H * W
-        u = r // W
-        w = r - u * W
-    elif s < sz + sy:
-        a = 1
-        t = s - sz
-        u = t // ((H + 1) * W)
-        r = t - u * (H + 1) * W
-        c = r // W
-        w = r - c * W
-    else:
-        a = 2
-        t = s - sz - sy
-        u = t // (H * (W + 1))
-        r = t - u * H * (W + 1)
-        w = r // (W + 1)
-        c = r - w * (W + 1)
-    # pos of the voxels around the square (normal c-1 and c; in-plane centre and its 4 neighbours)
-    c0 = _pos_at(pos, a, c - 1, u, w, D, H, W)
-    c1 = _pos_at(pos, a, c, u, w, D, H, W)
-    wm = min(_pos_at(pos, a, c - 1, u, w - 1, D, H, W), _pos_at(pos, a, c, u, w - 1, D, H, W))
-    wp = min(_pos_at(pos, a, c - 1, u, w + 1, D, H, W), _pos_at(pos, a, c, u, w + 1, D, H, W))
-    um = min(_pos_at(pos, a, c - 1, u - 1, w, D, H, W), _pos_at(pos, a, c, u - 1, w, D, H, W))
-    up = min(_pos_at(pos, a, c - 1, u + 1, w, D, H, W), _pos_at(pos, a, c, u + 1, w, D, H, W))
-    centre = min(c0, c1)
-    # _square_edges order, the same for every normal: along u at w and w + 1, along w at u and u + 1
-    keys = (min(centre, wm), min(centre, wp), min(centre, um), min(centre, up))
-    out[0] = (keys[0] << 32) | edges[0]
-    out[1] = (keys[1] << 32) | edges[1]
-    out[2] = (keys[2] << 32) | edges[2]
-    out[3] = (keys[3] << 32) | edges[3]
-    for i in range(1, 4):
-        v = out[i]
-        j = i
-        while j > 0 and out[j - 1] < v:
-            out[j] = out[j - 1]
-            j -= 1
-        out[j] = v
-    return centre
-
-
-@numba.njit(**_JIT)
-def loops_3d_full(values, shape, order, pos):
-    """Finite dimension-1 pairs of a 3D image (T-construction) as flat voxel indices (births, deaths).
-
-    ``values`` flat float64 C order, ``shape`` int64 ``(D, H, W)``, ``order``/``pos`` as in
-    ``_union_find``. Zero-persistence pairs are left out.
+    Clearing by duality: voxels from last to first, each joining its owned faces' other sides
+    (a later voxel, or the outside) youngest face first; a face joining two components is positive.
     """
     D, H, W = shape[0], shape[1], shape[2]
-    n_edges = D * (H + 1) * (W + 1) + (D + 1) * H * (W + 1) + (D + 1) * (H + 1) * W
-    neg = _negative_squares(order, pos, D, H, W)
-    owner = np.full(n_edges, -1, dtype=np.int32)  # >= 0: stored column slot; <= -2: boundary of square
-    starts = np.empty(1024, dtype=np.int64)
-    lengths = np.empty(1024, dtype=np.int64)
-    store = np.empty(4096, dtype=np.int64)
-    n_slots = 0
-    used = 0
-    births = np.empty(1024, dtype=np.int64)
-    deaths = np.empty(1024, dtype=np.int64)
+    n = D * H * W
+    HW = H * W
+    cap = 0
+    for p in range(n):
+        t = todo[p]
+        while t:
+            t &= t - 1
+            cap += 1
+    out = np.empty(cap, dtype=np.int64)
+    k = 0
+    parent = np.empty(n + 1, dtype=np.int32)
+    outside = n
+    parent[outside] = outside
+    flat = np.empty(6, dtype=np.int64)
+    for f in range(6):
+        flat[f] = (FACE_OFFSETS[f, 0] * H + FACE_OFFSETS[f, 1]) * W + FACE_OFFSETS[f, 2]
+    for t in range(n - 1, -1, -1):
+        if ahead and t >= ahead:
+            q = np.int64(order[t - ahead])
+            prefetch(masks, q)
+            prefetch(todo, q)
+            prefetch_neighbourhood(parent, q, shape)
+        p = np.int64(order[t])
+        parent[p] = p
+        later = ~masks[p]
+        td = todo[p]
+        z = p // HW
+        r = p - z * HW
+        y = r // W
+        x = r - y * W
+        for i in range(6):
+            f = FACES_YOUNGEST_FIRST[i]
+            if not (later >> np.uint32(FACE_BIT[f])) & np.uint32(1):
+                continue  # the voxel across enters earlier: that voxel owns the face
+            zz = z + FACE_OFFSETS[f, 0]
+            yy = y + FACE_OFFSETS[f, 1]
+            xx = x + FACE_OFFSETS[f, 2]
+            if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
+                q = p + flat[f]
+            else:
+                q = outside
+            rp = _find(parent, p)
+            rq = _find(parent, q)
+            if rp != rq:
+                parent[rp] = rq  # positive: cleared
+            elif (td >> f) & 1:
+                out[k] = 8 * p + f
+                k += 1
+    return out[:k][::-1].copy()
+
+
+@numba.njit(**_JIT)
+def _square_boundary(code, pos, shape, owner, out):
+    """Encoded edges (``key << 36 | rank << 32 | edge index``) of square ``code = 8 p + f`` that are
+    not ``DROPPED``, into ``out``; returns their number and the position of the youngest one."""
+    D, H, W = shape[0], shape[1], shape[2]
+    nz_e = D * (H + 1) * (W + 1)
+    ny_e = (D + 1) * H * (W + 1)
+    p = code >> 3
+    f = code & 7
+    HW = H * W
+    z = p // HW
+    r = p - z * HW
+    y = r // W
+    x = r - y * W
+    own = np.int64(pos[p])
+    top = 0
     m = 0
-    edges = np.empty(4, dtype=np.int64)
-    col = np.empty(64, dtype=np.int64)
-    tmp = np.empty(64, dtype=np.int64)
-    other = np.empty(4, dtype=np.int64)
-    for i in range(neg.shape[0]):
-        s = np.int64(neg[i])
-        s_key = _boundary(s, pos, D, H, W, edges, col)
-        lc = 4
-        original = True
-        while lc > 0:
-            piv = col[0]
-            e = piv & _LOW
-            o = owner[e]
+    for i in range(4):
+        j = FACE_EDGES[f, i]
+        e = _edge_index(z, y, x, j, H, W, nz_e, ny_e)
+        if owner[e] == DROPPED:
+            continue
+        key = own
+        flip = 0
+        a = EDGE_FACE_A[j]
+        zz = z + FACE_OFFSETS[a, 0]
+        yy = y + FACE_OFFSETS[a, 1]
+        xx = x + FACE_OFFSETS[a, 2]
+        if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
+            v = np.int64(pos[(zz * H + yy) * W + xx])
+            if v < key:
+                key = v
+                flip = 2
+        b = EDGE_FACE_B[j]
+        zz = z + FACE_OFFSETS[b, 0]
+        yy = y + FACE_OFFSETS[b, 1]
+        xx = x + FACE_OFFSETS[b, 2]
+        if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
+            v = np.int64(pos[(zz * H + yy) * W + xx])
+            if v < key:
+                key = v
+                flip = 1
+        zz = z + EDGE_DIAG[j, 0]
+        yy = y + EDGE_DIAG[j, 1]
+        xx = x + EDGE_DIAG[j, 2]
+        if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
+            v = np.int64(pos[(zz * H + yy) * W + xx])
+            if v < key:
+                key = v
+                flip = 3
+        # the edge's slot seen from its owner: moving across a face flips that axis' side bit
+        enc = (key << 36) | (EDGE_RANK[j ^ flip] << 32) | e
+        out[m] = enc
+        if enc > out[top]:
+            top = m
+        m += 1
+    return m, top
+
+
+@numba.njit(inline="always", **_JIT)
+def _heap_push(heap, n, v):
+    i = n
+    while i > 0:
+        up = (i - 1) >> 1
+        if heap[up] >= v:
+            break
+        heap[i] = heap[up]
+        i = up
+    heap[i] = v
+    return n + 1
+
+
+@numba.njit(inline="always", **_JIT)
+def _heap_pop(heap, n):
+    """Remove the largest entry of a max-heap of ``n`` entries; returns the new size."""
+    n -= 1
+    v = heap[n]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and heap[c + 1] > heap[c]:
+            c += 1
+        if heap[c] <= v:
+            break
+        heap[i] = heap[c]
+        i = c
+    if n > 0:
+        heap[i] = v
+    return n
+
+
+@numba.njit(inline="always", **_JIT)
+def _pop_pivot(heap, n):
+    """Pop the largest entry that occurs an odd number of times (Z/2): ``(pivot or -1, new size)``."""
+    while n > 0:
+        top = heap[0]
+        n = _heap_pop(heap, n)
+        if n > 0 and heap[0] == top:
+            n = _heap_pop(heap, n)
+            continue
+        return top, n
+    return np.int64(-1), n
+
+
+@numba.njit(**_JIT)
+def _grow(a, need):
+    if need <= a.shape[0]:
+        return a
+    b = np.empty(max(2 * a.shape[0], need), dtype=a.dtype)
+    b[:a.shape[0]] = a
+    return b
+
+
+@numba.njit(**_JIT)
+def _reduce(values, shape, order, pos, owner, codes, ahead):
+    """Reduce the columns ``codes`` (increasing filtration order); ``owner`` as left by the local
+    pass. Returns flat voxel indices ``(births, deaths)`` of the pairs with different values."""
+    heap = np.empty(256, dtype=np.int64)
+    store = np.empty(1 << 12, dtype=np.int64)
+    starts = np.empty(1 << 10, dtype=np.int64)
+    used = 0
+    n_slots = 0
+    births = np.empty(1 << 10, dtype=np.int64)
+    deaths = np.empty(1 << 10, dtype=np.int64)
+    m = 0
+    bnd = np.empty(4, dtype=np.int64)
+    n_codes = codes.shape[0]
+    for i in range(n_codes):
+        if i + ahead < n_codes:
+            prefetch_neighbourhood(pos, codes[i + ahead] >> 3, shape)
+        code = codes[i]
+        nb, top = _square_boundary(code, pos, shape, owner, bnd)
+        piv = bnd[top] if nb > 0 else np.int64(-1)
+        hn = 0
+        for k in range(nb):
+            if k != top:
+                hn = _heap_push(heap, hn, bnd[k])
+        added = False
+        while piv >= 0:
+            o = owner[piv & _LOW]  # never DROPPED: those rows were left out
             if o == -1:
                 break
+            added = True
             if o <= -2:
-                _boundary(np.int64(-(o + 2)), pos, D, H, W, edges, other)
-                ln = 4
-            else:
-                ln = lengths[o]
-            if tmp.shape[0] < lc + ln:
-                cap = 2 * (lc + ln)
-                grown = np.empty(cap, dtype=np.int64)
-                grown[:lc] = col[:lc]
-                col = grown
-                tmp = np.empty(cap, dtype=np.int64)
-            if o <= -2:
-                lc = _xor_sorted_desc(col, lc, other, ln, tmp)
+                other = np.int64(-(o + 2))
+                nb, ot = _square_boundary(other, pos, shape, owner, bnd)
+                heap = _grow(heap, hn + 3)
+                for k in range(nb):
+                    if k != ot:
+                        hn = _heap_push(heap, hn, bnd[k])
             else:
                 st = starts[o]
-                lc = _xor_sorted_desc(col, lc, store[st:st + ln], ln, tmp)
-            col, tmp = tmp, col
-            original = False
-        if lc == 0:
-            continue  # a positive square missed by clearing (cannot happen; harmless)
-        piv = col[0]
+                ln = starts[o + 1] - st
+                heap = _grow(heap, hn + ln)
+                for k in range(st + 1, st + ln):
+                    hn = _heap_push(heap, hn, store[k])
+            piv, hn = _pop_pivot(heap, hn)
+        if piv < 0:
+            continue  # reduces to zero: a positive square that clearing missed (cannot happen)
         e = piv & _LOW
-        if original:
-            owner[e] = -(s + 2)
+        if not added:
+            owner[e] = -(code + 2)
         else:
-            if n_slots == starts.shape[0]:
-                starts2 = np.empty(2 * n_slots, dtype=np.int64)
-                lengths2 = np.empty(2 * n_slots, dtype=np.int64)
-                starts2[:n_slots] = starts[:n_slots]
-                lengths2[:n_slots] = lengths[:n_slots]
-                starts, lengths = starts2, lengths2
-            if used + lc > store.shape[0]:
-                store2 = np.empty(2 * (used + lc), dtype=np.int64)
-                store2[:used] = store[:used]
-                store = store2
-            store[used:used + lc] = col[:lc]
-            starts[n_slots] = used
-            lengths[n_slots] = lc
-            used += lc
+            store = _grow(store, used + hn + 1)
+            store[used] = piv
+            used += 1
+            while hn > 0:
+                v, hn = _pop_pivot(heap, hn)
+                if v < 0:
+                    break
+                store[used] = v
+                used += 1
+            starts = _grow(starts, n_slots + 2)
+            starts[n_slots + 1] = used
+            if n_slots == 0:
+                starts[0] = 0
             owner[e] = n_slots
             n_slots += 1
-        b = order[piv >> 32]
-        d = order[s_key]
+        b = np.int64(order[piv >> 36])
+        d = code >> 3
         if values[b] != values[d]:
-            if m == births.shape[0]:
-                births2 = np.empty(2 * m, dtype=np.int64)
-                deaths2 = np.empty(2 * m, dtype=np.int64)
-                births2[:m] = births
-                deaths2[:m] = deaths
-                births, deaths = births2, deaths2
+            births = _grow(births, m + 1)
+            deaths = _grow(deaths, m + 1)
             births[m] = b
             deaths[m] = d
             m += 1
     return births[:m].copy(), deaths[:m].copy()
+
+
+def loops_3d_full(values: np.ndarray, shape: np.ndarray, order: np.ndarray, pos: np.ndarray,
+                  masks: np.ndarray, ahead: int) -> tuple[np.ndarray, np.ndarray]:
+    """Finite dimension-1 pairs of a 3D image (T-construction) as flat voxel indices (births, deaths).
+
+    Args:
+        values: the image, flat float64, C order.
+        shape: int64 ``(D, H, W)``, at most ``MAX_VOXELS`` voxels.
+        order, pos: the superlevel order and its inverse (``_union_find``).
+        masks: ``neighbour_masks(shape, pos, neighbour_offsets(3))``.
+        ahead: prefetch distance of the clearing pass (``prefetch_distance``; 0: off).
+
+    Zero-persistence pairs are left out.
+    """
+    D, H, W = (int(s) for s in shape)
+    if D * H * W > MAX_VOXELS:
+        raise ValueError(f"loops='ours': expected at most {MAX_VOXELS} voxels, got {D * H * W} ({D}x{H}x{W})")
+    n_edges = D * (H + 1) * (W + 1) + (D + 1) * H * (W + 1) + (D + 1) * (H + 1) * W
+    owner = np.full(n_edges, -1, dtype=np.int32)
+    todo = _local_pass(shape, masks, apparent_table(), owner)
+    codes = _columns_to_reduce(shape, order, masks, todo, ahead)
+    del todo
+    return _reduce(values, shape, order, pos, owner, codes, ahead)

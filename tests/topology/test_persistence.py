@@ -153,8 +153,10 @@ def test_dims_subset_and_types():
     assert persistence(img[0]).backend == "fast"
     from nnunet_topo.topology._fast_backend import _cripser_modules
 
-    # dimension 1 of a 3D image: cripser when installed (the [bench] extra), else our reduction
-    assert persistence(img > 0.5).backend == ("fast+cripser" if _cripser_modules() else "fast")
+    # dimension 1 of a 3D image: our reduction for the T-construction; for the V-construction
+    # cripser when installed (the [bench] extra), else gudhi
+    assert persistence(img > 0.5).backend == "fast"
+    assert persistence(img, connectivity="face").backend == ("fast+cripser" if _cripser_modules() else "fast+gudhi")
     assert persistence(img, backend="gudhi").backend == "gudhi"
 
 

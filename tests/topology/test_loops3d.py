@@ -1,0 +1,160 @@
+"""The 3D loop reduction's local structures against a brute-force cell complex.
+
+``tests/topology/test_persistence.py`` checks the diagrams against gudhi; here each intermediate of
+``_loops3d`` is checked against its definition, computed cell by cell on the doubled grid of small
+non-cubic images: the apparent pairs of dimension 1 (square, youngest edge) and of dimension 0
+(edge, youngest vertex) written into ``owner``, and the columns left to reduce (negative squares,
+found by a plain Z/2 reduction of the cube-to-square boundary matrix, that are not apparent).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nnunet_topo.topology import _loops3d as L
+from nnunet_topo.topology._union_find import (
+    inverse_permutation,
+    neighbour_masks,
+    neighbour_offsets,
+    radix_argsort_decreasing,
+)
+
+
+class _Complex:
+    """Every cell of the T-construction of a ``(D, H, W)`` image on the doubled grid, with its key
+    (the rank of its first voxel), owner voxel, slot in the owner and the module's compact index."""
+
+    def __init__(self, pos: np.ndarray) -> None:
+        D, H, W = pos.shape
+        self.shape = pos.shape
+        self.pos = pos
+        self.cells = {}  # doubled coordinates -> (dim, key, owner flat index, slot)
+        for a, b, c in itertools.product(range(2 * D + 1), range(2 * H + 1), range(2 * W + 1)):
+            dim = a % 2 + b % 2 + c % 2
+            voxels = [(z, y, x) for z in range(D) for y in range(H) for x in range(W)
+                      if abs(2 * z + 1 - a) <= 1 and abs(2 * y + 1 - b) <= 1 and abs(2 * x + 1 - c) <= 1]
+            owner = min(voxels, key=lambda v: pos[v])
+            off = (a - 2 * owner[0] - 1, b - 2 * owner[1] - 1, c - 2 * owner[2] - 1)
+            self.cells[(a, b, c)] = (dim, int(pos[owner]), int(np.ravel_multi_index(owner, pos.shape)),
+                                     self._slot(dim, off))
+
+    @staticmethod
+    def _slot(dim: int, off: tuple[int, int, int]) -> int:
+        bit = [(o + 1) // 2 for o in off]
+        if dim == 0:
+            return 4 * bit[0] + 2 * bit[1] + bit[2]
+        if dim == 1:
+            axis = [i for i in range(3) if off[i] == 0][0]  # the edge runs along this axis
+            b1, b0 = [bit[i] for i in range(3) if i != axis]
+            return 4 * axis + 2 * b1 + b0
+        if dim == 2:
+            normal = [i for i in range(3) if off[i] != 0][0]
+            return 2 * normal + bit[normal]
+        return -1
+
+    def order_key(self, cell):
+        dim, key, _, slot = self.cells[cell]
+        rank = {0: L.VERTEX_RANK, 1: L.EDGE_RANK, 2: L.FACE_RANK}.get(dim)
+        return (key, int(rank[slot]) if rank is not None else 0)
+
+    def edge_index(self, cell) -> int:
+        D, H, W = self.shape
+        a, b, c = cell
+        nz_e = D * (H + 1) * (W + 1)
+        ny_e = (D + 1) * H * (W + 1)
+        if a % 2:
+            return ((a // 2) * (H + 1) + b // 2) * (W + 1) + c // 2
+        if b % 2:
+            return nz_e + ((a // 2) * H + b // 2) * (W + 1) + c // 2
+        return nz_e + ny_e + ((a // 2) * (H + 1) + b // 2) * W + c // 2
+
+    def of_dim(self, dim: int):
+        return [cell for cell, v in self.cells.items() if v[0] == dim]
+
+    def facets(self, cell):
+        out = []
+        for i in range(3):
+            if cell[i] % 2:
+                for d in (-1, 1):
+                    f = list(cell)
+                    f[i] += d
+                    out.append(tuple(f))
+        return out
+
+    def cofacets(self, cell):
+        out = []
+        for i in range(3):
+            if cell[i] % 2 == 0:
+                for d in (-1, 1):
+                    f = list(cell)
+                    f[i] += d
+                    if tuple(f) in self.cells:
+                        out.append(tuple(f))
+        return out
+
+    def code(self, square) -> int:
+        _, _, owner, slot = self.cells[square]
+        return 8 * owner + slot
+
+
+def _expected(cx: _Complex):
+    """``owner`` after the local pass, and the codes of the columns to reduce, by definition."""
+    D, H, W = cx.shape
+    n_edges = D * (H + 1) * (W + 1) + (D + 1) * H * (W + 1) + (D + 1) * (H + 1) * W
+    owner = np.full(n_edges, -1, np.int64)
+    apparent = set()
+    for s in cx.of_dim(2):
+        e = max(cx.facets(s), key=cx.order_key)
+        if min(cx.cofacets(e), key=cx.order_key) == s:
+            owner[cx.edge_index(e)] = -(cx.code(s) + 2)
+            apparent.add(s)
+    for e in cx.of_dim(1):
+        v = max(cx.facets(e), key=cx.order_key)
+        if min(cx.cofacets(v), key=cx.order_key) == e:
+            owner[cx.edge_index(e)] = L.DROPPED
+    # positive squares: the pivots of the reduced cube -> square boundary matrix, cubes in order
+    squares = sorted(cx.of_dim(2), key=cx.order_key)
+    rank = {s: i for i, s in enumerate(squares)}
+    pivots = {}
+    positive = set()
+    for cube in sorted(cx.of_dim(3), key=cx.order_key):
+        col = {rank[s] for s in cx.facets(cube)}
+        while col and max(col) in pivots:
+            col ^= pivots[max(col)]
+        assert col, "every cube of a box kills a 2-cycle"
+        pivots[max(col)] = col
+        positive.add(squares[max(col)])
+    codes = [cx.code(s) for s in squares if s not in positive and s not in apparent]
+    return owner, codes
+
+
+@pytest.mark.parametrize("shape, kind", [((3, 4, 5), "random"), ((4, 3, 2), "levels"), ((2, 5, 3), "binary"),
+                                         ((1, 4, 6), "random"), ((5, 2, 4), "levels")])
+def test_local_pass_and_clearing_match_their_definitions(shape, kind):
+    rng = np.random.default_rng([3, len(kind), *shape])
+    for _ in range(3):
+        if kind == "random":
+            image = rng.random(shape)
+        elif kind == "levels":
+            image = rng.integers(0, 3, shape).astype(np.float64)
+        else:
+            image = (rng.random(shape) > 0.5).astype(np.float64)
+        values = image.ravel()
+        order = radix_argsort_decreasing(values)
+        pos = inverse_permutation(order)
+        shape3 = np.array(shape, np.int64)
+        masks = neighbour_masks(shape3, pos, neighbour_offsets(3))
+        want_owner, want_codes = _expected(_Complex(pos[:-1].reshape(shape)))
+        owner = np.full(len(want_owner), -1, np.int32)
+        todo = L._local_pass(shape3, masks, L.apparent_table(), owner)
+        assert np.array_equal(owner, want_owner)
+        codes = L._columns_to_reduce(shape3, order, masks, todo, 0)
+        assert codes.tolist() == want_codes
+
+
+def test_too_large_a_volume_is_refused_before_any_work():
+    with pytest.raises(ValueError, match="expected at most 134217728 voxels, got 134479872"):
+        L.loops_3d_full(np.zeros(1), np.array([513, 512, 512], np.int64), np.zeros(1, np.int32),
+                        np.zeros(2, np.int32), np.zeros(1, np.uint32), 0)
