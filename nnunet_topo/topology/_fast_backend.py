@@ -168,14 +168,16 @@ def fast_diagrams(
             table = _join_table(ndim, select)
             b, d, ess = dim0_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
             out[0] = make_diagram(0, values, shape, b, d, np.array([ess]))
-        if top in dims:
+        if own_loops:
+            (b, d), (b2, d2) = loops_3d_full(values, shape3, order, pos, masks, fresh, ahead)
+            out[1] = make_diagram(1, values, shape, b, d)
+            if top in dims:
+                out[top] = make_diagram(top, values, shape, b2, d2)
+        elif top in dims:
             select = connectivity_bits(offsets, not full)
             table = _join_table(ndim, select)
             b, d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, table, ahead)
             out[top] = make_diagram(top, values, shape, b, d)
-        if own_loops:
-            b, d = loops_3d_full(values, shape3, order, pos, masks, ahead)
-            out[1] = make_diagram(1, values, shape, b, d)
         del order, pos, masks, fresh
     if ndim == 3 and 1 in dims and not own_loops:
         if loops == "cripser":

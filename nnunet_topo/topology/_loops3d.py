@@ -27,7 +27,8 @@ The work is three passes plus a reduction of what is left:
 2. **Clearing by duality (decreasing filtration order).** A union-find on the voxels plus an
    outside node: a square joining two components is *positive* (it creates a 2-cycle that a voxel
    fills) and reduces to zero; the others are negative. The negative squares that are not apparent
-   are the columns left to reduce.
+   are the columns left to reduce. The same pass yields the cavities (dimension 2), so the engine
+   does not run its own dimension-2 pass when it computes the loops.
 3. **Reduction (increasing filtration order)** of those columns only. A column is a max-heap of
    encoded edges ``key << 36 | rank << 32 | edge index`` (larger = younger) with lazy cancellation;
    while its pivot edge has an owner, the owner's column is added (an apparent square's boundary,
@@ -43,6 +44,7 @@ import numba
 import numpy as np
 
 from ._prefetch import prefetch, prefetch_neighbourhood
+from ._union_find import BORDER_BIT, _root
 
 __all__ = ["loops_3d_full", "MAX_VOXELS", "FACE_RANK", "EDGE_RANK"]
 
@@ -237,20 +239,20 @@ def _local_pass(shape, masks, table, owner):
     return todo
 
 
-@numba.njit(inline="always", **_JIT)
-def _find(parent, i):
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
 @numba.njit(**_JIT)
-def _columns_to_reduce(shape, order, masks, todo, ahead):
-    """Codes ``8 p + f`` of the negative, non-apparent squares, in increasing filtration order.
+def _clearing_pass(fresh, shape, order, masks, todo, ahead):
+    """Clearing by duality, and the cavities (dimension 2) on the way.
 
-    Clearing by duality: voxels from last to first, each joining its owned faces' other sides
-    (a later voxel, or the outside) youngest face first; a face joining two components is positive.
+    Voxels from last to first, each joining the other sides of its owned faces (a later voxel, or
+    the outside node) youngest face first, in a union-find whose roots hold ``-(age + 1)``, the age
+    being the step of the reverse pass at which the root's voxel came (the outside: 0, oldest).
+    A face joining two components is *positive* (it closes a 2-cycle); a component older than the
+    current plateau of equal values that dies there is a cavity, exactly as in
+    ``_union_find.top_dim_pairs`` (the same elder rule, so the same pairs and cells).
+
+    Returns ``(codes, births, deaths)``: the codes ``8 p + f`` of the negative squares that are not
+    apparent (``todo``), in increasing filtration order, and the flat voxels of the finite
+    dimension-2 pairs with different values.
     """
     D, H, W = shape[0], shape[1], shape[2]
     n = D * H * W
@@ -263,12 +265,17 @@ def _columns_to_reduce(shape, order, masks, todo, ahead):
             cap += 1
     out = np.empty(cap, dtype=np.int64)
     k = 0
+    births = np.empty(n // 2 + 2, dtype=np.int64)
+    deaths = np.empty(n // 2 + 2, dtype=np.int64)
+    m = 0
     parent = np.empty(n + 1, dtype=np.int32)
     outside = n
-    parent[outside] = outside
+    parent[outside] = -1  # age 0
     flat = np.empty(6, dtype=np.int64)
     for f in range(6):
         flat[f] = (FACE_OFFSETS[f, 0] * H + FACE_OFFSETS[f, 1]) * W + FACE_OFFSETS[f, 2]
+    border_flag = np.uint32(1) << np.uint32(BORDER_BIT)
+    plateau = 1
     for t in range(n - 1, -1, -1):
         if ahead and t >= ahead:
             q = np.int64(order[t - ahead])
@@ -276,32 +283,52 @@ def _columns_to_reduce(shape, order, masks, todo, ahead):
             prefetch(todo, q)
             prefetch_neighbourhood(parent, q, shape)
         p = np.int64(order[t])
-        parent[p] = p
-        later = ~masks[p]
+        age = np.int64(n - t)
+        if t == n - 1 or fresh[t + 1]:
+            plateau = age
+        parent[p] = -age - 1
+        rp = p
+        age_p = age
+        mask = masks[p]
+        later = ~mask
         td = todo[p]
-        z = p // HW
-        r = p - z * HW
-        y = r // W
-        x = r - y * W
+        border = (mask & border_flag) != 0
+        if border:
+            z = p // HW
+            r = p - z * HW
+            y = r // W
+            x = r - y * W
         for i in range(6):
             f = FACES_YOUNGEST_FIRST[i]
             if not (later >> np.uint32(FACE_BIT[f])) & np.uint32(1):
                 continue  # the voxel across enters earlier: that voxel owns the face
-            zz = z + FACE_OFFSETS[f, 0]
-            yy = y + FACE_OFFSETS[f, 1]
-            xx = x + FACE_OFFSETS[f, 2]
-            if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
-                q = p + flat[f]
+            q = p + flat[f]
+            if border:
+                zz = z + FACE_OFFSETS[f, 0]
+                yy = y + FACE_OFFSETS[f, 1]
+                xx = x + FACE_OFFSETS[f, 2]
+                if not (0 <= zz < D and 0 <= yy < H and 0 <= xx < W):
+                    q = outside
+            rq = _root(parent, q)
+            if rq == rp:
+                if (td >> f) & 1:
+                    out[k] = 8 * p + f
+                    k += 1
+                continue
+            # positive: cleared; the younger component dies here
+            age_q = -np.int64(parent[rq]) - 1
+            if age_q < age_p:
+                elder, younger, age_y, age_e = rq, rp, age_p, age_q
             else:
-                q = outside
-            rp = _find(parent, p)
-            rq = _find(parent, q)
-            if rp != rq:
-                parent[rp] = rq  # positive: cleared
-            elif (td >> f) & 1:
-                out[k] = 8 * p + f
-                k += 1
-    return out[:k][::-1].copy()
+                elder, younger, age_y, age_e = rp, rq, age_q, age_p
+            if age_y < plateau:
+                births[m] = p
+                deaths[m] = younger
+                m += 1
+            parent[younger] = elder
+            rp = elder
+            age_p = age_e
+    return out[:k][::-1].copy(), births[:m].copy(), deaths[:m].copy()
 
 
 @numba.njit(**_JIT)
@@ -496,17 +523,20 @@ def _reduce(values, shape, order, pos, owner, codes, ahead):
 
 
 def loops_3d_full(values: np.ndarray, shape: np.ndarray, order: np.ndarray, pos: np.ndarray,
-                  masks: np.ndarray, ahead: int) -> tuple[np.ndarray, np.ndarray]:
-    """Finite dimension-1 pairs of a 3D image (T-construction) as flat voxel indices (births, deaths).
+                  masks: np.ndarray, fresh: np.ndarray, ahead: int):
+    """Finite pairs of dimensions 1 and 2 of a 3D image (T-construction) as flat voxel indices.
 
     Args:
         values: the image, flat float64, C order.
         shape: int64 ``(D, H, W)``, at most ``MAX_VOXELS`` voxels.
         order, pos: the superlevel order and its inverse (``_union_find``).
         masks: ``neighbour_masks(shape, pos, neighbour_offsets(3))``.
-        ahead: prefetch distance of the clearing pass (``prefetch_distance``; 0: off).
+        fresh: ``plateau_starts(values, order)``.
+        ahead: prefetch distance of the filtration-order passes (``prefetch_distance``; 0: off).
 
-    Zero-persistence pairs are left out.
+    Returns:
+        ``((births_1, deaths_1), (births_2, deaths_2))``; zero-persistence pairs are left out. The
+        dimension-2 pairs equal ``top_dim_pairs``'s, which this work finds on the way.
     """
     D, H, W = (int(s) for s in shape)
     if D * H * W > MAX_VOXELS:
@@ -514,6 +544,6 @@ def loops_3d_full(values: np.ndarray, shape: np.ndarray, order: np.ndarray, pos:
     n_edges = D * (H + 1) * (W + 1) + (D + 1) * H * (W + 1) + (D + 1) * (H + 1) * W
     owner = np.full(n_edges, -1, dtype=np.int32)
     todo = _local_pass(shape, masks, apparent_table(), owner)
-    codes = _columns_to_reduce(shape, order, masks, todo, ahead)
+    codes, b2, d2 = _clearing_pass(fresh, shape, order, masks, todo, ahead)
     del todo
-    return _reduce(values, shape, order, pos, owner, codes, ahead)
+    return _reduce(values, shape, order, pos, owner, codes, ahead), (b2, d2)

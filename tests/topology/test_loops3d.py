@@ -14,11 +14,15 @@ import numpy as np
 import pytest
 
 from nnunet_topo.topology import _loops3d as L
+from nnunet_topo.topology._fast_backend import _join_table
 from nnunet_topo.topology._union_find import (
+    connectivity_bits,
     inverse_permutation,
     neighbour_masks,
     neighbour_offsets,
+    plateau_starts,
     radix_argsort_decreasing,
+    top_dim_pairs,
 )
 
 
@@ -145,16 +149,22 @@ def test_local_pass_and_clearing_match_their_definitions(shape, kind):
         order = radix_argsort_decreasing(values)
         pos = inverse_permutation(order)
         shape3 = np.array(shape, np.int64)
-        masks = neighbour_masks(shape3, pos, neighbour_offsets(3))
+        offsets = neighbour_offsets(3)
+        masks = neighbour_masks(shape3, pos, offsets)
+        fresh = plateau_starts(values, order)
         want_owner, want_codes = _expected(_Complex(pos[:-1].reshape(shape)))
         owner = np.full(len(want_owner), -1, np.int32)
         todo = L._local_pass(shape3, masks, L.apparent_table(), owner)
         assert np.array_equal(owner, want_owner)
-        codes = L._columns_to_reduce(shape3, order, masks, todo, 0)
+        codes, births, deaths = L._clearing_pass(fresh, shape3, order, masks, todo, 0)
         assert codes.tolist() == want_codes
+        # the cavities found on the way are the engine's dimension-2 pass's, cell for cell
+        select = connectivity_bits(offsets, False)
+        want_b, want_d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, _join_table(3, select), 0)
+        assert sorted(zip(births.tolist(), deaths.tolist())) == sorted(zip(want_b.tolist(), want_d.tolist()))
 
 
 def test_too_large_a_volume_is_refused_before_any_work():
     with pytest.raises(ValueError, match="expected at most 134217728 voxels, got 134479872"):
         L.loops_3d_full(np.zeros(1), np.array([513, 512, 512], np.int64), np.zeros(1, np.int32),
-                        np.zeros(2, np.int32), np.zeros(1, np.uint32), 0)
+                        np.zeros(2, np.int32), np.zeros(1, np.uint32), np.zeros(1, np.uint8), 0)
