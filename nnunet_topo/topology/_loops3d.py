@@ -44,7 +44,7 @@ import numba
 import numpy as np
 
 from ._prefetch import prefetch, prefetch_neighbourhood
-from ._union_find import BORDER_BIT, _root
+from ._union_find import BORDER_BIT, _flat_offsets, _root, neighbour_offsets
 
 __all__ = ["loops_3d_full", "MAX_VOXELS", "FACE_RANK", "EDGE_RANK"]
 
@@ -122,8 +122,17 @@ def _vertex_tables():
 
 
 CORNER_MASK, CORNER_OLDEST_EDGE, CORNER_OTHER_END = _vertex_tables()
-# Order of the corners of one key (a larger rank is younger).
-VERTEX_RANK = np.arange(8, dtype=np.int64)
+# Order of the corners of one key (a larger rank is younger), searched like the ranks above for the
+# most apparent pairs of dimension 0 (the rows compression leaves out): 92-99 % of the edges that
+# kill a component on the 48³ fields, against 69-94 % with the corners in slot order.
+VERTEX_RANK = np.array([1, 0, 2, 3, 4, 6, 7, 5], np.int64)
+# For the i-th edge of face f: the neighbour bit of the edge's other face of the voxel, and the slot
+# flip that moving across that face makes (2: the b1 axis, 1: the b0 axis). The voxel across f itself
+# enters later than the face's owner, so it never owns the edge.
+EDGE_OTHER_FACE_BIT = np.array([[FACE_BIT[EDGE_FACE_B[j]] if EDGE_FACE_A[j] == f else FACE_BIT[EDGE_FACE_A[j]]
+                                 for j in FACE_EDGES[f]] for f in range(6)], np.int64)
+EDGE_OTHER_FACE_FLIP = np.array([[1 if EDGE_FACE_A[j] == f else 2 for j in FACE_EDGES[f]] for f in range(6)],
+                                np.int64)
 # Face slots from the youngest to the oldest (the clearing pass's order inside one voxel).
 FACES_YOUNGEST_FIRST = np.argsort(-FACE_RANK).astype(np.int64)
 
@@ -332,9 +341,14 @@ def _clearing_pass(fresh, shape, order, masks, todo, ahead):
 
 
 @numba.njit(**_JIT)
-def _square_boundary(code, pos, shape, owner, out):
+def _square_boundary(code, pos, masks, flat, shape, owner, out):
     """Encoded edges (``key << 36 | rank << 32 | edge index``) of square ``code = 8 p + f`` that are
-    not ``DROPPED``, into ``out``; returns their number and the position of the youngest one."""
+    not ``DROPPED``, into ``out``; returns their number and the position of the youngest one.
+
+    An edge's owner is the first of its (at most four) voxels: ``p`` unless one of the two others
+    beside ``p`` (across a face of ``p``, and diagonally across the edge) enters earlier, which
+    ``masks[p]`` tells, so ``pos`` is read only for those (``flat``: the 26 flat neighbour offsets).
+    """
     D, H, W = shape[0], shape[1], shape[2]
     nz_e = D * (H + 1) * (W + 1)
     ny_e = (D + 1) * H * (W + 1)
@@ -345,6 +359,7 @@ def _square_boundary(code, pos, shape, owner, out):
     r = p - z * HW
     y = r // W
     x = r - y * W
+    earlier = masks[p]
     own = np.int64(pos[p])
     top = 0
     m = 0
@@ -355,29 +370,13 @@ def _square_boundary(code, pos, shape, owner, out):
             continue
         key = own
         flip = 0
-        a = EDGE_FACE_A[j]
-        zz = z + FACE_OFFSETS[a, 0]
-        yy = y + FACE_OFFSETS[a, 1]
-        xx = x + FACE_OFFSETS[a, 2]
-        if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
-            v = np.int64(pos[(zz * H + yy) * W + xx])
-            if v < key:
-                key = v
-                flip = 2
-        b = EDGE_FACE_B[j]
-        zz = z + FACE_OFFSETS[b, 0]
-        yy = y + FACE_OFFSETS[b, 1]
-        xx = x + FACE_OFFSETS[b, 2]
-        if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
-            v = np.int64(pos[(zz * H + yy) * W + xx])
-            if v < key:
-                key = v
-                flip = 1
-        zz = z + EDGE_DIAG[j, 0]
-        yy = y + EDGE_DIAG[j, 1]
-        xx = x + EDGE_DIAG[j, 2]
-        if 0 <= zz < D and 0 <= yy < H and 0 <= xx < W:
-            v = np.int64(pos[(zz * H + yy) * W + xx])
+        bit = EDGE_OTHER_FACE_BIT[f, i]
+        if (earlier >> np.uint32(bit)) & np.uint32(1):
+            key = np.int64(pos[p + flat[bit]])
+            flip = EDGE_OTHER_FACE_FLIP[f, i]
+        bit = EDGE_DIAG_BIT[j]
+        if (earlier >> np.uint32(bit)) & np.uint32(1):
+            v = np.int64(pos[p + flat[bit]])
             if v < key:
                 key = v
                 flip = 3
@@ -447,7 +446,7 @@ def _grow(a, need):
 
 
 @numba.njit(**_JIT)
-def _reduce(values, shape, order, pos, owner, codes, ahead):
+def _reduce(values, shape, order, pos, masks, flat, owner, codes, ahead):
     """Reduce the columns ``codes`` (increasing filtration order); ``owner`` as left by the local
     pass. Returns flat voxel indices ``(births, deaths)`` of the pairs with different values."""
     heap = np.empty(256, dtype=np.int64)
@@ -462,9 +461,11 @@ def _reduce(values, shape, order, pos, owner, codes, ahead):
     n_codes = codes.shape[0]
     for i in range(n_codes):
         if i + ahead < n_codes:
-            prefetch_neighbourhood(pos, codes[i + ahead] >> 3, shape)
+            q = codes[i + ahead] >> 3
+            prefetch(masks, q)
+            prefetch_neighbourhood(pos, q, shape)
         code = codes[i]
-        nb, top = _square_boundary(code, pos, shape, owner, bnd)
+        nb, top = _square_boundary(code, pos, masks, flat, shape, owner, bnd)
         piv = bnd[top] if nb > 0 else np.int64(-1)
         hn = 0
         for k in range(nb):
@@ -478,7 +479,7 @@ def _reduce(values, shape, order, pos, owner, codes, ahead):
             added = True
             if o <= -2:
                 other = np.int64(-(o + 2))
-                nb, ot = _square_boundary(other, pos, shape, owner, bnd)
+                nb, ot = _square_boundary(other, pos, masks, flat, shape, owner, bnd)
                 heap = _grow(heap, hn + 3)
                 for k in range(nb):
                     if k != ot:
@@ -546,4 +547,5 @@ def loops_3d_full(values: np.ndarray, shape: np.ndarray, order: np.ndarray, pos:
     todo = _local_pass(shape, masks, apparent_table(), owner)
     codes, b2, d2 = _clearing_pass(fresh, shape, order, masks, todo, ahead)
     del todo
-    return _reduce(values, shape, order, pos, owner, codes, ahead), (b2, d2)
+    flat = _flat_offsets(shape, neighbour_offsets(3))
+    return _reduce(values, shape, order, pos, masks, flat, owner, codes, ahead), (b2, d2)
