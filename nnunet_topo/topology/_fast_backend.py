@@ -22,7 +22,7 @@ from types import ModuleType
 import numpy as np
 
 from ._bars import diagram_arrays
-from ._loops3d import loops_3d_full
+from ._loops3d import MAX_VOXELS, loops_3d_full
 from ._types import Diagram
 from ._union_find import (
     connectivity_bits,
@@ -132,8 +132,9 @@ def fast_diagrams(
     """Diagrams of the superlevel filtration of a validated float64 C-contiguous 2D/3D ``image``.
 
     ``loops`` picks the method for dimension 1 of a 3D image: ``"ours"`` (our reduction,
-    T-construction only), ``"cripser"``, ``"gudhi"``, or ``"auto"``: ours for ``"full"`` (the
-    fastest, docs/benchmarks.md), else cripser when installed, else gudhi.
+    T-construction only, at most ``MAX_VOXELS`` = 512³ voxels), ``"cripser"``, ``"gudhi"``, or
+    ``"auto"``: ours for ``"full"`` up to ``MAX_VOXELS`` (the fastest, docs/benchmarks.md), else
+    cripser when installed, else gudhi.
 
     Returns the diagrams and the backend's name: ``"fast"`` when everything ran here, or
     ``"fast+cripser"`` / ``"fast+gudhi"`` when dimension 1 of a 3D image was delegated.
@@ -147,7 +148,7 @@ def fast_diagrams(
     out: dict[int, Diagram] = {}
     top = ndim - 1
     if loops == "auto":
-        loops = "ours" if full else ("cripser" if _cripser_modules() is not None else "gudhi")
+        loops = "ours" if full and image.size <= MAX_VOXELS else ("cripser" if _cripser_modules() is not None else "gudhi")
     if loops not in ("cripser", "ours", "gudhi"):
         raise ValueError(f"loops: expected 'auto', 'cripser', 'ours' or 'gudhi', got {loops!r}")
     if loops == "ours" and not full:

@@ -168,3 +168,15 @@ def test_too_large_a_volume_is_refused_before_any_work():
     with pytest.raises(ValueError, match="expected at most 134217728 voxels, got 134479872"):
         L.loops_3d_full(np.zeros(1), np.array([513, 512, 512], np.int64), np.zeros(1, np.int32),
                         np.zeros(2, np.int32), np.zeros(1, np.uint32), np.zeros(1, np.uint8), 0)
+
+
+def test_auto_hands_volumes_beyond_the_limit_to_another_backend(monkeypatch):
+    from nnunet_topo.topology import _fast_backend, persistence
+
+    image = np.random.default_rng(5).random((5, 4, 6))
+    assert persistence(image, backend="fast").backend == "fast"
+    monkeypatch.setattr(_fast_backend, "MAX_VOXELS", 100)
+    res = persistence(image, backend="fast")
+    assert res.backend == ("fast+cripser" if _fast_backend._cripser_modules() else "fast+gudhi")
+    ref = persistence(image, backend="gudhi")
+    assert sorted(res[1].pairs().tolist()) == sorted(ref[1].pairs().tolist())
