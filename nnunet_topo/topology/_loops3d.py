@@ -204,6 +204,22 @@ def _edge_index(z, y, x, j, H, W, nz_e, ny_e):
 DROPPED = np.int32(np.iinfo(np.int32).min)  # ``owner`` of an edge that kills a component (never a pivot)
 
 
+@numba.njit(inline="always", **_JIT)
+def drop_component_edges(mask, z, y, x, H, W, nz_e, ny_e, owner):
+    """``owner[e] = DROPPED`` for the edges of voxel ``(z, y, x)`` (neighbour mask ``mask``) in an
+    apparent pair ``(vertex, e)`` of dimension 0: edges that kill a component."""
+    later = np.int64(~mask)
+    for c in range(8):
+        cm = CORNER_MASK[c]
+        if later & cm != cm:
+            continue  # an earlier voxel shares this corner: the corner is not ours
+        w = CORNER_OTHER_END[c]
+        cw = CORNER_MASK[w]
+        if later & cw == cw and VERTEX_RANK[w] > VERTEX_RANK[c]:
+            continue  # the edge's youngest vertex is the other end
+        owner[_edge_index(z, y, x, CORNER_OLDEST_EDGE[c], H, W, nz_e, ny_e)] = DROPPED
+
+
 @numba.njit(**_JIT)
 def _local_pass(shape, masks, table, owner):
     """Raster pass: ``owner[e] = -(code + 2)`` for every apparent pair ``(e, s)``, ``code = 8 p + f``
@@ -225,16 +241,7 @@ def _local_pass(shape, masks, table, owner):
                 mask = masks[p]
                 cfg = _config(mask)
                 entry = np.int64(table[cfg])
-                later = np.int64(~mask)
-                for c in range(8):
-                    cm = CORNER_MASK[c]
-                    if later & cm != cm:
-                        continue  # an earlier voxel shares this corner: the corner is not ours
-                    w = CORNER_OTHER_END[c]
-                    cw = CORNER_MASK[w]
-                    if later & cw == cw and VERTEX_RANK[w] > VERTEX_RANK[c]:
-                        continue  # the edge's youngest vertex is the other end
-                    owner[_edge_index(z, y, x, CORNER_OLDEST_EDGE[c], H, W, nz_e, ny_e)] = DROPPED
+                drop_component_edges(mask, z, y, x, H, W, nz_e, ny_e, owner)
                 app = entry & 63
                 todo[p] = np.uint8((cfg & 63) & ~app)
                 while app:

@@ -19,6 +19,8 @@ of ``C`` and the rows in the order of ``P``; a pivot ``(edge sigma, square tau)`
 ``[P(sigma), C(tau))``, matched to the bar of ``P`` born at ``sigma`` and to the bar of ``C`` that dies
 at ``tau``. Columns of squares that are positive in ``C`` reduce to zero whatever the row order, so
 they are skipped ("clearing"); they are found by a union-find on the dual graph of the squares.
+With the T-construction the rows of the edges that kill a component (in the image that orders the
+rows) are left out ("compression"): a pivot edge closes a cycle in that image, so they never are one.
 
 :func:`loops` returns the barcodes of ``P`` and ``C`` and the image barcode with their voxels;
 ``matching.py`` matches them voxel by voxel (bars sharing a birth or death voxel longest first), so
@@ -28,6 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from ._loops3d import DROPPED, drop_component_edges
+from ._union_find import neighbour_masks, neighbour_offsets
 
 __all__ = ["CellComplex3D", "loops"]
 
@@ -288,6 +293,66 @@ def _cofaces_in_order(cofaces, order):
     return out
 
 
+@njit(cache=True, nogil=True)
+def _component_edges_full(shape, masks):
+    """Grid indices (doubled grid of the T-construction) of the edges in apparent pairs of dimension 0
+    (``_loops3d.drop_component_edges``): they kill a component, so they are never a pivot."""
+    D, H, W = shape[0], shape[1], shape[2]
+    nz_e = D * (H + 1) * (W + 1)
+    ny_e = (D + 1) * H * (W + 1)
+    n_edges = nz_e + ny_e + (D + 1) * (H + 1) * W
+    owner = np.full(n_edges, -1, dtype=np.int32)
+    p = 0
+    for z in range(D):
+        for y in range(H):
+            for x in range(W):
+                drop_component_edges(masks[p], z, y, x, H, W, nz_e, ny_e, owner)
+                p += 1
+    GH = 2 * H + 1
+    GW = 2 * W + 1
+    out = np.empty(n_edges, dtype=np.int64)
+    k = 0
+    for e in range(n_edges):
+        if owner[e] != DROPPED:
+            continue
+        if e < nz_e:  # along z at (z, cy, cx)
+            r = e
+            cz = r // ((H + 1) * (W + 1))
+            r -= cz * (H + 1) * (W + 1)
+            cy = r // (W + 1)
+            cx = r - cy * (W + 1)
+            g = ((2 * cz + 1) * GH + 2 * cy) * GW + 2 * cx
+        elif e < nz_e + ny_e:  # along y at (cz, y, cx)
+            r = e - nz_e
+            cz = r // (H * (W + 1))
+            r -= cz * H * (W + 1)
+            cy = r // (W + 1)
+            cx = r - cy * (W + 1)
+            g = ((2 * cz) * GH + 2 * cy + 1) * GW + 2 * cx
+        else:  # along x at (cz, cy, x)
+            r = e - nz_e - ny_e
+            cz = r // ((H + 1) * W)
+            r -= cz * (H + 1) * W
+            cy = r // W
+            cx = r - cy * W
+            g = ((2 * cz) * GH + 2 * cy) * GW + 2 * cx + 1
+        out[k] = g
+        k += 1
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def _drop_rows(boundary_rows, squares, offsets, dropped, size):
+    """Set to -1 the boundary rows of the ``dropped`` edges (grid indices)."""
+    gone = np.zeros(size, dtype=np.bool_)
+    for i in range(dropped.shape[0]):
+        gone[dropped[i]] = True
+    for i in range(squares.shape[0]):
+        for j in range(4):
+            if gone[squares[i] + offsets[i, j]]:
+                boundary_rows[i, j] = -1
+
+
 class _Ordered:
     """One image's cell keys, square order, positive squares and edge rows on a complex."""
 
@@ -298,6 +363,17 @@ class _Ordered:
         # (key, grid index) order: cells are listed by grid index, so a stable sort by key suffices
         self.edge_of_row = edges[_counting_order(self.keys, edges)]
         self.boundary_rows = _square_rows(squares, cx.square_boundary_offsets, self.edge_of_row, cx.size)
+        if cx.full:
+            # Compression (Bauer, Kerber & Reininghaus 2014): an edge that kills a component in this
+            # image is never the pivot of a reduced column, of its own reduction nor of an image
+            # reduction with its rows; the edges in apparent pairs of dimension 0 are left out.
+            shape3 = np.array(rank.shape, dtype=np.int64)
+            pos = np.empty(rank.size + 1, dtype=np.int32)
+            pos[:-1] = rank.ravel()
+            pos[-1] = rank.size
+            masks = neighbour_masks(shape3, pos, neighbour_offsets(3))
+            _drop_rows(self.boundary_rows, squares, cx.square_boundary_offsets,
+                       _component_edges_full(shape3, masks), cx.size)
         self.square_order = _counting_order(self.keys, squares)
         self.positive = np.empty(len(squares), dtype=np.bool_)
         self.positive[self.square_order] = _positive_in_order(

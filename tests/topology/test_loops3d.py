@@ -156,6 +156,14 @@ def test_local_pass_and_clearing_match_their_definitions(shape, kind):
         owner = np.full(len(want_owner), -1, np.int32)
         todo = L._local_pass(shape3, masks, L.apparent_table(), owner)
         assert np.array_equal(owner, want_owner)
+        # the Betti matching's reduction leaves the same rows out, named on its doubled grid
+        from nnunet_topo.topology._matching_reduction import _component_edges_full
+
+        grid = tuple(2 * s + 1 for s in shape)
+        cx = _Complex(pos[:-1].reshape(shape))
+        want_grid = sorted(int(np.ravel_multi_index(e, grid)) for e in cx.of_dim(1)
+                           if want_owner[cx.edge_index(e)] == L.DROPPED)
+        assert sorted(_component_edges_full(shape3, masks).tolist()) == want_grid
         codes, births, deaths = L._clearing_pass(fresh, shape3, order, masks, todo, 0)
         assert codes.tolist() == want_codes
         # the cavities found on the way are the engine's dimension-2 pass's, cell for cell
