@@ -356,7 +356,7 @@ def _drop_rows(boundary_rows, squares, offsets, dropped, size):
 class _Ordered:
     """One image's cell keys, square order, positive squares and edge rows on a complex."""
 
-    def __init__(self, cx: CellComplex3D, rank: np.ndarray) -> None:
+    def __init__(self, cx: CellComplex3D, rank: np.ndarray, masks: np.ndarray | None = None) -> None:
         self.keys = _grid_keys(rank, cx.full).ravel()
         edges, squares = cx.edges, cx.squares
         self.n_rows = len(edges)
@@ -368,10 +368,11 @@ class _Ordered:
             # image is never the pivot of a reduced column, of its own reduction nor of an image
             # reduction with its rows; the edges in apparent pairs of dimension 0 are left out.
             shape3 = np.array(rank.shape, dtype=np.int64)
-            pos = np.empty(rank.size + 1, dtype=np.int32)
-            pos[:-1] = rank.ravel()
-            pos[-1] = rank.size
-            masks = neighbour_masks(shape3, pos, neighbour_offsets(3))
+            if masks is None:
+                pos = np.empty(rank.size + 1, dtype=np.int32)
+                pos[:-1] = rank.ravel()
+                pos[-1] = rank.size
+                masks = neighbour_masks(shape3, pos, neighbour_offsets(3))
             _drop_rows(self.boundary_rows, squares, cx.square_boundary_offsets,
                        _component_edges_full(shape3, masks), cx.size)
         self.square_order = _counting_order(self.keys, squares)
@@ -380,13 +381,16 @@ class _Ordered:
             _cofaces_in_order(cx.square_cofaces, self.square_order), cx.size)
 
 
-def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: dict | None = None):
+def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: dict | None = None,
+          masks_p: np.ndarray | None = None, masks_c: np.ndarray | None = None):
     """Dimension-1 bars of ``P``, of ``C`` and of the image of ``P -> C`` (3D, ``C >= P`` pointwise).
 
     Args:
         cx: the cell complex of the shape and construction.
         rank_p, rank_c: ``(D, H, W)`` int32 superlevel ranks of the voxels of ``P`` and of ``C``.
         cache_c: a dict kept by the caller between calls with the same ``C`` (the work on ``C``).
+        masks_p, masks_c: the images' ``neighbour_masks`` (flat, C order) when the caller has them;
+            computed from the ranks otherwise (used by the T-construction's compression only).
 
     Returns:
         ``(bars_p, bars_c, image)``, each a ``(births, deaths)`` pair of voxel ranks (the voxels
@@ -394,13 +398,13 @@ def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: di
         in ``C``'s order, ``image`` with births in ``P``'s order and deaths in ``C``'s order.
         Zero-length bars are included; the caller drops them by value.
     """
-    op = _Ordered(cx, rank_p)
+    op = _Ordered(cx, rank_p, masks_p)
     pivots = _reduce(op.square_order, op.positive, op.boundary_rows, op.n_rows)
     neg = np.flatnonzero(pivots >= 0)
     bars_p = (op.keys[op.edge_of_row[pivots[neg]]], op.keys[cx.squares[neg]])
     cache_c = {} if cache_c is None else cache_c
     if "c" not in cache_c:
-        oc = _Ordered(cx, rank_c)
+        oc = _Ordered(cx, rank_c, masks_c)
         piv = _reduce(oc.square_order, oc.positive, oc.boundary_rows, oc.n_rows)
         negc = np.flatnonzero(piv >= 0)
         cache_c["c"] = oc

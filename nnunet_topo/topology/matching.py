@@ -267,7 +267,9 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
         cache_c: dict = {}
         sides, images = [], []
         for f in (fp, fg_):
-            (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(), rank_c, cache_c)
+            # the masks the union-find passes built (compression, T-construction only)
+            masks = (f.masks, fc.masks) if connectivity == "full" else (None, None)
+            (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(), rank_c, cache_c, *masks)
             b, d, ib, idd = (x.astype(np.int64) for x in (f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]))
             sides.append(_diagram(1, shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
             images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
