@@ -1,7 +1,8 @@
 """Fast backend: union-find for dimension 0 and ``d - 1``, our own or cripser's reduction for 1 in 3D.
 
-* Dimension 0 and dimension ``d - 1`` (holes in 2D, cavities in 3D): ``_union_find`` kernels, one
-  linear-time radix sort shared by both passes.
+* Dimension 0 and dimension ``d - 1`` (holes in 2D, cavities in 3D): in 2D, union-find over the
+  critical pixels of a gradient forest built in one raster pass (``_forest2d``, no global sort);
+  in 3D, the rank-based ``_union_find`` passes after one linear-time radix sort shared by both.
 * Dimension 1 of a 3D image: our own reduction (``_loops3d``: apparent pairs found in one raster
   pass, clearing, compression, a heap-based column reduction of what is left) for the
   T-construction, the fastest in docs/benchmarks.md; for the V-construction it is delegated to
@@ -22,6 +23,7 @@ from types import ModuleType
 import numpy as np
 
 from ._bars import diagram_arrays
+from ._forest2d import forest_pass, sort_decreasing, sublevel_pairs, superlevel_pairs
 from ._loops3d import MAX_VOXELS, loops_3d_full
 from ._types import Diagram
 from ._union_find import (
@@ -126,6 +128,24 @@ def _cripser_dim1(image: np.ndarray, connectivity: str) -> tuple[np.ndarray, np.
     return b[keep], d[keep]
 
 
+def _diagrams_2d(values: np.ndarray, shape: tuple[int, int], dims: tuple[int, ...], full: bool
+                 ) -> dict[int, Diagram]:
+    """Dimensions 0 and 1 of a 2D image (flat float64 ``values``) from its gradient forests."""
+    offsets = neighbour_offsets(2)
+    fg = _join_table(2, connectivity_bits(offsets, full))
+    bg = _join_table(2, connectivity_bits(offsets, not full))
+    forests = forest_pass(values, shape, offsets, full, fg, bg, up=0 in dims, down=1 in dims)
+    out: dict[int, Diagram] = {}
+    if 0 in dims:
+        b, d = superlevel_pairs(values, shape[1], offsets, forests, sort_decreasing(values, forests.saddles))
+        # the essential class is born at the first pixel of the order (np.argmax: the first maximum)
+        out[0] = make_diagram(0, values, shape, b, d, np.array([np.argmax(values)]))
+    if 1 in dims:
+        b, d, _ = sublevel_pairs(values, shape[1], offsets, forests, sort_decreasing(values, forests.dual_saddles))
+        out[1] = make_diagram(1, values, shape, b, d)
+    return out
+
+
 def fast_diagrams(
     image: np.ndarray, dims: tuple[int, ...], connectivity: str, *, loops: str = "auto"
 ) -> tuple[dict[int, Diagram], str]:
@@ -154,7 +174,9 @@ def fast_diagrams(
     if loops == "ours" and not full:
         raise ValueError("loops='ours': expected connectivity 'full' (T-construction), got 'face'")
     own_loops = ndim == 3 and 1 in dims and loops == "ours"
-    if 0 in dims or top in dims or own_loops:
+    if ndim == 2:
+        out.update(_diagrams_2d(values, shape, dims, full))
+    elif 0 in dims or top in dims or own_loops:
         # binary masks in O(n) (and without the radix sort's long runs of equal digits)
         binary, order = two_level_order(values)
         if not binary:

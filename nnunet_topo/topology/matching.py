@@ -12,9 +12,13 @@ How each dimension is computed:
 
 * dimension 0: union-find (numba) over ``C``, with the cells of ``P`` and ``G`` entering after
   they enter ``C``; each component remembers its first cell of ``P`` and of ``G``. The bars of
-  ``P`` and ``G`` alone come from the engine's ``dim0_pairs``.
+  ``P`` and ``G`` alone come from the engine's dimension-0 pass.
 * dimension ``d - 1`` (holes in 2D, cavities in 3D): by Alexander duality, union-find on the
   complements (dual connectivity, an outside node joined to the border as the outer component).
+* in 2D both run on the engine's gradient forests (``_forest2d``): one raster pass per image, then
+  only critical pixels in filtration order (a component's first cell of ``P`` is always a local
+  maximum of ``P``, the first cell of a complement-of-``C`` class a local minimum of ``C``); in 3D
+  on the rank-based passes of ``_matching_union_find``.
 * dimension 1 of 3D images: our own boundary-matrix reduction of the cubical complex
   (``_matching_reduction``, image persistence with clearing), slower than the union-find paths.
 
@@ -228,11 +232,53 @@ def _pair_up(dim: int, pred: tuple[Diagram, np.ndarray], target: tuple[Diagram, 
                              unmatched_pred=unmatched_p, unmatched_target=unmatched_g)
 
 
+def _match_2d(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str
+              ) -> dict[int, DimensionMatching]:
+    """Dimensions 0 and 1 of the Betti matching of two validated 2D images, on their gradient forests."""
+    from ._forest2d import comparison_keys, forest_pass, sort_decreasing, sublevel_pairs, superlevel_pairs
+
+    shape = pred.shape
+    W = shape[1]
+    full = connectivity == "full"
+    lay = _layout(shape, full)
+    flats = (pred.ravel(), target.ravel())
+    flat_c = np.maximum(flats[0], flats[1])
+    want0, want1 = 0 in dims, 1 in dims
+    forests = [forest_pass(v, shape, lay.offsets, full, lay.fg_table, lay.bg_table, up=want0, down=want1)
+               for v in flats]
+    forests_c = forest_pass(flat_c, shape, lay.offsets, full, lay.fg_table, lay.bg_table, up=want0, down=False,
+                            minima=want1)
+    out: dict[int, DimensionMatching] = {}
+    if want0:
+        maxima = [f.maxima[sort_decreasing(v, f.maxima)] for v, f in zip(flats, forests)]
+        keys = comparison_keys(flat_c, W, lay.offsets, forests_c, sort_decreasing(flat_c, forests_c.saddles),
+                               flats[0], maxima[0], flats[1], maxima[1])
+        sides = []
+        for v, f, key in zip(flats, forests, keys):
+            b, d = superlevel_pairs(v, W, lay.offsets, f, sort_decreasing(v, f.saddles))
+            essential = np.argmax(v)  # the first pixel of the order
+            key[essential] = ESSENTIAL_KEY
+            b, d = np.r_[b, essential], np.r_[d, -1]
+            sides.append(_diagram(0, shape, v, b, d, key[b]))
+        out[0] = _pair_up(0, *sides, pred.size)
+    if want1:
+        minima_c = forests_c.dual_minima[sort_decreasing(flat_c, forests_c.dual_minima)]
+        sides = []
+        for v, f in zip(flats, forests):
+            b, d, key = sublevel_pairs(v, W, lay.offsets, f, sort_decreasing(v, f.dual_saddles), flat_c, minima_c)
+            sides.append(_diagram(1, shape, v, b, d, key))
+        out[1] = _pair_up(1, *sides, pred.size)
+    return out
+
+
 def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str) -> BettiMatchingResult:
     """The Betti matching of validated inputs (float64, C order, same shape)."""
     from ._matching_union_find import comparison_dim0, complement_joint, merge_max_order
 
     shape = pred.shape
+    if pred.ndim == 2:
+        out = _match_2d(pred, target, dims, connectivity)
+        return BettiMatchingResult(shape=shape, connectivity=connectivity, matchings={k: out[k] for k in sorted(out)})
     ndim = len(shape)
     lay = _layout(shape, connectivity == "full")
     fp = _Filtration(pred, lay)

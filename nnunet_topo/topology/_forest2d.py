@@ -1,0 +1,580 @@
+"""2D union-find over critical pixels only: a gradient forest built in one raster pass (numba).
+
+The rank-based passes of ``_union_find`` visit every pixel in filtration order, which is random in
+memory (a few cache misses per pixel) and needs a global sort first. In 2D the union-find of
+dimension 0 and, by duality, of dimension 1 can instead start from a forest that one raster pass
+builds, so that only the *critical* pixels are visited in filtration order:
+
+* **Superlevel forest** (``up``): every pixel points to its earliest earlier neighbour (the steepest
+  ascent, foreground connectivity), a local maximum to itself. The path from a pixel runs through
+  earlier pixels only, so when a pixel ``s`` enters, each present neighbour already lies in the
+  component of the maximum its path leads to. A pixel whose earlier neighbours form one group
+  (the engine's ``join_table``) merges nothing; only *saddles* (two or more groups) are processed,
+  in filtration order, and a merge links the younger root under the elder (``up[young] = elder``),
+  so ``up`` is the union-find forest itself (path halving).
+* **Sublevel forest** (``down``, dimension 1 by Alexander duality): every pixel points to its latest
+  later neighbour (background connectivity), a pixel on the border to the virtual *outside* node
+  ``n``; *dual saddles* are interior pixels with two or more groups of later neighbours and border
+  pixels with one or more, visited in reverse filtration order.
+
+Order and tie rule are the engine's: value descending, ties by flat C-order index ascending; a
+neighbour at flat offset ``f`` enters earlier iff its value is larger, or equal with ``f < 0``.
+No global sort is needed: comparisons read the values, and only the event lists (saddles, maxima,
+minima) are sorted (radix sort, stable over raster order). The pairs are the same cells as the
+rank-based passes give (tested cell for cell in ``tests/topology/test_forest2d.py``).
+
+Arrays: ``values`` flat float64 C order of an ``(H, W)`` image; cells are flat C indices (int32);
+``offsets`` are ``neighbour_offsets(2)`` as ``(0, dy, dx)`` rows, so bit ``j`` of a neighbour
+mask names ``offsets[j]`` and the bits ``0..3`` are the neighbours with smaller flat index.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._prefetch import PREFETCH_DISTANCE, prefetch_neighbourhood
+from ._union_find import _ctz, _float32_sort_keys, _lsd_radix, _sort_keys
+
+__all__ = [
+    "NO_EVENT",
+    "Forests",
+    "forest_pass",
+    "sort_decreasing",
+    "superlevel_pairs",
+    "sublevel_pairs",
+    "comparison_keys",
+]
+
+_JIT = dict(cache=True, nogil=True)
+NO_EVENT = -1  # "none" in the per-root records of the joint passes
+_BORDER = np.uint32(1 << 8)  # flag in a dual saddle's bits: the pixel lies on the image border
+
+
+@numba.njit(**_JIT)
+def _border_masks(values, H, W, offsets, flat, y, x):
+    """``(earlier, existing)`` neighbour masks of a pixel on the border."""
+    p = y * W + x
+    v = values[p]
+    earlier = np.uint32(0)
+    existing = np.uint32(0)
+    for j in range(8):
+        yy = y + offsets[j, 1]
+        xx = x + offsets[j, 2]
+        if yy < 0 or yy >= H or xx < 0 or xx >= W:
+            continue
+        existing |= np.uint32(1) << np.uint32(j)
+        w = values[p + flat[j]]
+        if w > v or (w == v and j < 4):
+            earlier |= np.uint32(1) << np.uint32(j)
+    return earlier, existing
+
+
+@numba.njit(inline="always", **_JIT)
+def _steepest_up(values, flat, p, bits):
+    """The earliest neighbour among ``bits`` (largest value; ties: smaller index, i.e. lower bit)."""
+    j = np.int64(_ctz(bits))
+    best = p + flat[j]
+    bv = values[best]
+    bits &= bits - np.uint32(1)
+    while bits:
+        j = np.int64(_ctz(bits))
+        bits &= bits - np.uint32(1)
+        q = p + flat[j]
+        if values[q] > bv:
+            best = q
+            bv = values[q]
+    return best
+
+
+@numba.njit(inline="always", **_JIT)
+def _steepest_down(values, flat, p, bits):
+    """The latest neighbour among ``bits`` (smallest value; ties: larger index, i.e. higher bit)."""
+    j = np.int64(_ctz(bits))
+    best = p + flat[j]
+    bv = values[best]
+    bits &= bits - np.uint32(1)
+    while bits:
+        j = np.int64(_ctz(bits))
+        bits &= bits - np.uint32(1)
+        q = p + flat[j]
+        if values[q] <= bv:
+            best = q
+            bv = values[q]
+    return best
+
+
+class Forests:
+    """Result of :func:`forest_pass` (a plain record of arrays; ``None`` where not asked for).
+
+    ``up``: int32 superlevel forest (n); ``maxima``: local maxima; ``saddles`` / ``saddle_bits``:
+    saddles and the ``join_table`` representatives of their neighbour groups; ``down``: int32
+    sublevel forest (n + 1, the outside last); ``dual_saddles`` / ``dual_bits`` (with ``_BORDER``);
+    ``dual_minima``: interior pixels with no later background neighbour (births of bounded
+    complement components). Event lists are in raster order.
+    """
+
+    __slots__ = ("up", "maxima", "saddles", "saddle_bits", "down", "dual_saddles", "dual_bits", "dual_minima")
+
+    def __init__(self, arrays: tuple) -> None:
+        for name, a in zip(self.__slots__, arrays):
+            setattr(self, name, a)
+
+
+@numba.njit(inline="always", **_JIT)
+def _extreme_neighbours(a0, a1, a2, a3, a4, a5, a6, a7, full):
+    """Bits of the earliest foreground and the latest background neighbour of an interior pixel.
+
+    Earliest: largest value, ties the smaller index (lower bit); latest: smallest value, ties the
+    larger index. ``full``: foreground = all eight, background = the four faces; else the reverse.
+    If any neighbour of a set enters earlier (later) than the pixel, its earliest (latest) one does.
+    """
+    if full:
+        bj = 0
+        bv = a0
+        if a1 > bv:
+            bj, bv = 1, a1
+        if a2 > bv:
+            bj, bv = 2, a2
+        if a3 > bv:
+            bj, bv = 3, a3
+        if a4 > bv:
+            bj, bv = 4, a4
+        if a5 > bv:
+            bj, bv = 5, a5
+        if a6 > bv:
+            bj, bv = 6, a6
+        if a7 > bv:
+            bj, bv = 7, a7
+        cj = 1
+        cv = a1
+        if a3 <= cv:
+            cj, cv = 3, a3
+        if a4 <= cv:
+            cj, cv = 4, a4
+        if a6 <= cv:
+            cj, cv = 6, a6
+    else:
+        bj = 1
+        bv = a1
+        if a3 > bv:
+            bj, bv = 3, a3
+        if a4 > bv:
+            bj, bv = 4, a4
+        if a6 > bv:
+            bj, bv = 6, a6
+        cj = 0
+        cv = a0
+        if a1 <= cv:
+            cj, cv = 1, a1
+        if a2 <= cv:
+            cj, cv = 2, a2
+        if a3 <= cv:
+            cj, cv = 3, a3
+        if a4 <= cv:
+            cj, cv = 4, a4
+        if a5 <= cv:
+            cj, cv = 5, a5
+        if a6 <= cv:
+            cj, cv = 6, a6
+        if a7 <= cv:
+            cj, cv = 7, a7
+    return bj, cj
+
+
+@numba.njit(**_JIT)
+def _forest_pass(values, H, W, offsets, full, fg_table, bg_table, want_up, want_down, want_minima):
+    n = H * W
+    flat = np.empty(8, dtype=np.int64)
+    for j in range(8):
+        flat[j] = offsets[j, 1] * W + offsets[j, 2]
+    f0, f1, f2, f3, f4, f5, f6, f7 = flat[0], flat[1], flat[2], flat[3], flat[4], flat[5], flat[6], flat[7]
+    faces = np.uint32(0b01011010)
+    fg_sel = np.uint32(255) if full else faces
+    bg_sel = faces if full else np.uint32(255)
+    up = np.empty(n if want_up else 0, dtype=np.int32)
+    maxima = np.empty(n if want_up else 0, dtype=np.int32)
+    saddles = np.empty(n if want_up else 0, dtype=np.int32)
+    saddle_bits = np.empty(n if want_up else 0, dtype=np.uint8)
+    down = np.empty(n + 1 if want_down else 0, dtype=np.int32)
+    dual_saddles = np.empty(n if want_down else 0, dtype=np.int32)
+    dual_bits = np.empty(n if want_down else 0, dtype=np.uint16)
+    minima = np.empty(n if want_minima else 0, dtype=np.int32)
+    n_max = 0
+    n_sad = 0
+    n_dual = 0
+    n_min = 0
+    for y in range(H):
+        interior_row = 0 < y < H - 1 and W > 2
+        for x in range(W):
+            p = y * W + x
+            if interior_row and 0 < x < W - 1:
+                v = values[p]
+                a0 = values[p + f0]
+                a1 = values[p + f1]
+                a2 = values[p + f2]
+                a3 = values[p + f3]
+                a4 = values[p + f4]
+                a5 = values[p + f5]
+                a6 = values[p + f6]
+                a7 = values[p + f7]
+                earlier = np.uint32(a0 >= v)
+                earlier |= np.uint32(a1 >= v) << np.uint32(1)
+                earlier |= np.uint32(a2 >= v) << np.uint32(2)
+                earlier |= np.uint32(a3 >= v) << np.uint32(3)
+                earlier |= np.uint32(a4 > v) << np.uint32(4)
+                earlier |= np.uint32(a5 > v) << np.uint32(5)
+                earlier |= np.uint32(a6 > v) << np.uint32(6)
+                earlier |= np.uint32(a7 > v) << np.uint32(7)
+                bj, cj = _extreme_neighbours(a0, a1, a2, a3, a4, a5, a6, a7, full)
+                up_cell = p + flat[bj]
+                down_cell = p + flat[cj]
+                existing = np.uint32(255)
+                border = False
+            else:
+                earlier, existing = _border_masks(values, H, W, offsets, flat, y, x)
+                border = True
+                up_cell = _steepest_up(values, flat, p, earlier & fg_sel) if earlier & fg_sel else p
+                later_sel = existing & ~earlier & bg_sel
+                down_cell = _steepest_down(values, flat, p, later_sel) if later_sel else p
+            if want_up:
+                groups = fg_table[earlier]
+                if groups == 0:
+                    up[p] = p
+                    maxima[n_max] = p
+                    n_max += 1
+                else:
+                    up[p] = up_cell
+                    if groups & (groups - np.uint32(1)):
+                        saddles[n_sad] = p
+                        saddle_bits[n_sad] = groups
+                        n_sad += 1
+            if want_down or want_minima:
+                groups = bg_table[existing & ~earlier]
+                if want_down:
+                    if border:
+                        down[p] = n
+                        if groups:
+                            dual_saddles[n_dual] = p
+                            dual_bits[n_dual] = groups | _BORDER
+                            n_dual += 1
+                    elif groups == 0:
+                        down[p] = p
+                    else:
+                        down[p] = down_cell
+                        if groups & (groups - np.uint32(1)):
+                            dual_saddles[n_dual] = p
+                            dual_bits[n_dual] = groups
+                            n_dual += 1
+                if want_minima and groups == 0 and not border:
+                    minima[n_min] = p
+                    n_min += 1
+    if want_down:
+        down[n] = n
+    return (up, maxima[:n_max], saddles[:n_sad], saddle_bits[:n_sad], down, dual_saddles[:n_dual],
+            dual_bits[:n_dual], minima[:n_min])
+
+
+def forest_pass(values: np.ndarray, shape: tuple[int, int], offsets: np.ndarray, full: bool,
+                fg_table: np.ndarray, bg_table: np.ndarray, *, up: bool = True, down: bool = True,
+                minima: bool = False) -> Forests:
+    """One raster pass over a 2D image: its forests and event lists (see the module docstring).
+
+    ``values``: flat float64 C order of ``shape = (H, W)``; ``full``: the T-construction (foreground
+    8-, background 4-connected) or, if False, the V-construction (4 / 8); ``fg_table``/``bg_table``:
+    the ``join_table`` of the foreground / background connectivity. ``up``/``down``/``minima``
+    choose what is built.
+    """
+    H, W = shape
+    return Forests(_forest_pass(values, np.int64(H), np.int64(W), offsets, bool(full), fg_table, bg_table,
+                                up, down, minima))
+
+
+@numba.njit(**_JIT)
+def _decreasing_permutation(values, cells):
+    m = cells.shape[0]
+    gathered = np.empty(m, dtype=np.float64)
+    for i in range(m):
+        gathered[i] = values[cells[i]]
+    single, keys32 = _float32_sort_keys(gathered)
+    if single:
+        perm = _lsd_radix(keys32, np.arange(m).astype(np.int32), 11)
+    else:
+        perm = _lsd_radix(_sort_keys(gathered.view(np.uint64)), np.arange(m).astype(np.int32), 11)
+    return perm
+
+
+def sort_decreasing(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Permutation putting ``cells`` (in increasing flat index) in filtration order (value down, index up)."""
+    return _decreasing_permutation(values, cells)
+
+
+@numba.njit(inline="always", **_JIT)
+def _find(forest, i):
+    """Root of ``i`` (a root points to itself); path halving."""
+    while True:
+        up = forest[i]
+        if up == i:
+            return i
+        upup = forest[up]
+        forest[i] = upup
+        if upup == up:
+            return np.int64(up)
+        i = np.int64(upup)
+
+
+@numba.njit(inline="always", **_JIT)
+def _group_roots(forest, flat, p, bits, roots):
+    """Distinct roots of the group representatives ``bits`` of pixel ``p``; returns their number."""
+    m = 0
+    while bits:
+        j = np.int64(_ctz(bits))
+        bits &= bits - np.uint32(1)
+        r = _find(forest, p + flat[j])
+        new = True
+        for i in range(m):
+            if roots[i] == r:
+                new = False
+        if new:
+            roots[m] = r
+            m += 1
+    return m
+
+
+@numba.njit(inline="always", **_JIT)
+def _earlier(values, a, b):
+    """``a`` enters before ``b`` in the superlevel order (value down, index up)."""
+    va = values[a]
+    vb = values[b]
+    return va > vb or (va == vb and a < b)
+
+
+@numba.njit(inline="always", **_JIT)
+def _older(values, a, b, superlevel, outside):
+    """Root ``a`` is older than root ``b`` (superlevel: earlier; sublevel: later, the outside oldest)."""
+    if superlevel:
+        return _earlier(values, a, b)
+    return a == outside or (b != outside and _earlier(values, b, a))
+
+
+@numba.njit(inline="always", **_JIT)
+def _oldest_first(values, roots, m, superlevel, outside):
+    """Insertion sort of ``roots[:m]`` by age, oldest first.
+
+    The younger components are merged into the oldest in this order, as the rank-based passes do,
+    so the joint passes' image classes do not depend on the order of the neighbour offsets.
+    """
+    for i in range(1, m):
+        r = roots[i]
+        j = i - 1
+        while j >= 0 and _older(values, r, roots[j], superlevel, outside):
+            roots[j + 1] = roots[j]
+            j -= 1
+        roots[j + 1] = r
+
+
+def _flat_offsets(offsets: np.ndarray, W: int) -> np.ndarray:
+    return (offsets[:, 1] * W + offsets[:, 2]).astype(np.int64)
+
+
+@numba.njit(**_JIT)
+def _superlevel_pairs(values, up, saddles, bits, flat):
+    m_all = saddles.shape[0]
+    births = np.empty(m_all * 3, dtype=np.int64)
+    deaths = np.empty(m_all * 3, dtype=np.int64)
+    roots = np.empty(8, dtype=np.int64)
+    count = 0
+    shape = np.array((1, 1, flat[6]), dtype=np.int64)  # flat[6] = W: the neighbour below
+    for i in range(m_all):
+        if i + PREFETCH_DISTANCE < m_all:
+            prefetch_neighbourhood(up, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
+        s = np.int64(saddles[i])
+        m = _group_roots(up, flat, s, np.uint32(bits[i]), roots)
+        if m < 2:
+            continue
+        _oldest_first(values, roots, m, True, -1)
+        elder = roots[0]
+        v = values[s]
+        for k in range(1, m):
+            y = roots[k]
+            up[y] = elder
+            if values[y] != v:
+                births[count] = y
+                deaths[count] = s
+                count += 1
+    return births[:count].copy(), deaths[:count].copy()
+
+
+def superlevel_pairs(values: np.ndarray, W: int, offsets: np.ndarray, forests: Forests,
+                     order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dimension-0 pairs: int64 flat ``(birth, death)`` cells, zero-length pairs left out.
+
+    ``order``: ``sort_decreasing(values, forests.saddles)``. Links the forest ``forests.up`` (it is
+    used up: call once).
+    """
+    return _superlevel_pairs(values, forests.up, forests.saddles[order], forests.saddle_bits[order],
+                             _flat_offsets(offsets, W))
+
+
+@numba.njit(**_JIT)
+def _sublevel_pairs(values, down, saddles, bits, flat, values_c, minima_c):
+    """Dual saddles in *reverse* filtration order (walked backwards from the decreasing lists)."""
+    n = values.shape[0]
+    outside = np.int64(n)
+    m_all = saddles.shape[0]
+    joint = minima_c.shape[0] > 0 or values_c.shape[0] > 0
+    first_c = np.empty(n + 1 if joint else 0, dtype=np.int32)  # read at roots: first cell of the C class
+    if joint:
+        first_c[:] = NO_EVENT
+        first_c[n] = n
+    births = np.empty(m_all * 4, dtype=np.int64)
+    deaths = np.empty(m_all * 4, dtype=np.int64)
+    keys = np.empty(m_all * 4 if joint else 0, dtype=np.int32)
+    roots = np.empty(9, dtype=np.int64)
+    count = 0
+    jc = minima_c.shape[0] - 1
+    shape = np.array((1, 1, flat[6]), dtype=np.int64)  # flat[6] = W: the neighbour below
+    for i in range(m_all - 1, -1, -1):
+        if i >= PREFETCH_DISTANCE:
+            prefetch_neighbourhood(down, np.int64(saddles[i - PREFETCH_DISTANCE]), shape)
+        s = np.int64(saddles[i])
+        v = values[s]
+        if joint:
+            # complement-of-C components born below v are present (ties: P's complement first)
+            while jc >= 0 and values_c[minima_c[jc]] < v:
+                w = np.int64(minima_c[jc])
+                r = _find(down, w)
+                if first_c[r] == NO_EVENT:
+                    first_c[r] = w
+                jc -= 1
+        b = np.uint32(bits[i])
+        m = _group_roots(down, flat, s, b & np.uint32(255), roots)
+        if b & _BORDER:
+            seen = False
+            for k in range(m):
+                if roots[k] == outside:
+                    seen = True
+            if not seen:
+                roots[m] = outside
+                m += 1
+        if m < 2:
+            continue
+        _oldest_first(values, roots, m, False, outside)
+        elder = roots[0]
+        for k in range(1, m):
+            y = roots[k]
+            down[y] = elder
+            if joint:
+                a = np.int64(first_c[elder])
+                c = np.int64(first_c[y])
+                key = NO_EVENT
+                if a != NO_EVENT and c != NO_EVENT:
+                    # the C class that entered the complement later dies here (never the outside)
+                    if a == outside:
+                        key = c
+                    elif _earlier(values_c, a, c):
+                        key = a
+                        first_c[elder] = c
+                    else:
+                        key = c
+                elif c != NO_EVENT:
+                    first_c[elder] = c
+            if values[y] != v:
+                births[count] = s
+                deaths[count] = y
+                if joint:
+                    keys[count] = key
+                count += 1
+    return births[:count].copy(), deaths[:count].copy(), keys[:count].copy()
+
+
+def sublevel_pairs(values: np.ndarray, W: int, offsets: np.ndarray, forests: Forests, order: np.ndarray,
+                   values_c: np.ndarray | None = None, minima_c: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dimension-1 pairs by duality, and optionally their induced matching into a comparison image.
+
+    ``order``: ``sort_decreasing(values, forests.dual_saddles)``. Returns int64 flat
+    ``(birth, death)`` cells (zero-length pairs left out) and, when ``values_c`` (``C >= P``,
+    flat) and ``minima_c`` (``C``'s ``dual_minima`` in filtration order) are given, int32 keys: the
+    first cell of the complement-of-``C`` class that dies with each bar (the death cell of its C
+    bar), or :data:`NO_EVENT`. Links ``forests.down`` (call once).
+    """
+    empty = np.zeros(0, dtype=np.float64)
+    return _sublevel_pairs(values, forests.down, forests.dual_saddles[order], forests.dual_bits[order],
+                           _flat_offsets(offsets, W), empty if values_c is None else values_c,
+                           np.zeros(0, np.int32) if minima_c is None else minima_c)
+
+
+@numba.njit(inline="always", **_JIT)
+def _enter(up_c, best, cell):
+    """A local maximum of an input enters it: its class is the component's first unless one is there."""
+    r = _find(up_c, np.int64(cell))
+    if best[r] == NO_EVENT:
+        best[r] = cell
+
+
+@numba.njit(inline="always", **_JIT)
+def _merge_classes(values, best, elder, younger, keys):
+    """Merge the input classes of two C components: the later-born one dies (its key: the C bar)."""
+    a = best[elder]
+    b = best[younger]
+    if a != NO_EVENT and b != NO_EVENT:
+        if _earlier(values, a, b):
+            keys[b] = younger
+        else:
+            keys[a] = younger
+            best[elder] = b
+    elif b != NO_EVENT:
+        best[elder] = b
+
+
+@numba.njit(**_JIT)
+def _comparison_keys(values_c, up_c, saddles, bits, flat, values_p, maxima_p, values_g, maxima_g):
+    n = values_c.shape[0]
+    best_p = np.full(n, NO_EVENT, dtype=np.int32)  # read at C roots: the component's first P cell
+    best_g = np.full(n, NO_EVENT, dtype=np.int32)
+    keys_p = np.full(n, NO_EVENT, dtype=np.int32)  # by P's birth cell: the C bar's birth cell
+    keys_g = np.full(n, NO_EVENT, dtype=np.int32)
+    roots = np.empty(8, dtype=np.int64)
+    ip = 0
+    ig = 0
+    shape = np.array((1, 1, flat[6]), dtype=np.int64)  # flat[6] = W: the neighbour below
+    for i in range(saddles.shape[0]):
+        if i + PREFETCH_DISTANCE < saddles.shape[0]:
+            prefetch_neighbourhood(up_c, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
+        s = np.int64(saddles[i])
+        v = values_c[s]
+        # cells enter C before P and G at equal values
+        while ip < maxima_p.shape[0] and values_p[maxima_p[ip]] > v:
+            _enter(up_c, best_p, maxima_p[ip])
+            ip += 1
+        while ig < maxima_g.shape[0] and values_g[maxima_g[ig]] > v:
+            _enter(up_c, best_g, maxima_g[ig])
+            ig += 1
+        m = _group_roots(up_c, flat, s, np.uint32(bits[i]), roots)
+        if m < 2:
+            continue
+        _oldest_first(values_c, roots, m, True, -1)
+        elder = roots[0]
+        for k in range(1, m):
+            y = roots[k]
+            up_c[y] = elder
+            _merge_classes(values_p, best_p, elder, y, keys_p)
+            _merge_classes(values_g, best_g, elder, y, keys_g)
+    return keys_p, keys_g
+
+
+def comparison_keys(values_c: np.ndarray, W: int, offsets: np.ndarray, forests_c: Forests, order_c: np.ndarray,
+                    values_p: np.ndarray, maxima_p: np.ndarray, values_g: np.ndarray, maxima_g: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Dimension-0 induced matchings ``P -> C`` and ``G -> C`` over ``C``'s forest (``C = max(P, G)``).
+
+    ``order_c``: ``sort_decreasing(values_c, forests_c.saddles)``; ``maxima_p``/``maxima_g``: each
+    input's local maxima in its own filtration order. A maximum of ``P`` entering ``P`` starts an
+    image class unless its C component already holds a cell of ``P``; when two C components merge
+    and both hold cells of ``P``, the later-born class dies with the younger C bar. Returns int32
+    arrays indexed by flat cell: at the birth cell of each finite bar of ``P`` (``G``) the birth
+    cell of its C bar, else :data:`NO_EVENT` (the essential bars are left to the caller). Links
+    ``forests_c.up`` (call once).
+    """
+    return _comparison_keys(values_c, forests_c.up, forests_c.saddles[order_c], forests_c.saddle_bits[order_c],
+                            _flat_offsets(offsets, W), values_p, maxima_p, values_g, maxima_g)
