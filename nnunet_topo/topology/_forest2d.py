@@ -121,64 +121,83 @@ class Forests:
 
 
 @numba.njit(inline="always", **_JIT)
-def _extreme_neighbours(a0, a1, a2, a3, a4, a5, a6, a7, full):
-    """Bits of the earliest foreground and the latest background neighbour of an interior pixel.
+def _pick(c, a, b):
+    return a if c else b
 
-    Earliest: largest value, ties the smaller index (lower bit); latest: smallest value, ties the
-    larger index. ``full``: foreground = all eight, background = the four faces; else the reverse.
-    If any neighbour of a set enters earlier (later) than the pixel, its earliest (latest) one does.
+
+@numba.njit(**_JIT)
+def _interior_row(values, row, W, full, masks, up_step, down_step):
+    """Neighbour data of the interior pixels ``row + 1 .. row + W - 2`` of an interior row.
+
+    ``masks[x]``: which neighbours enter earlier (bits 0-3: smaller index, ties count);
+    ``up_step[x]``: flat offset of the earliest foreground neighbour (largest value, ties the
+    smaller index); ``down_step[x]``: of the latest background neighbour (smallest value, ties the
+    larger index). If any neighbour of a set enters earlier (later) than the pixel, that one does.
+    Written as selects without branches, so that the compiler vectorises along the row.
     """
-    if full:
-        bj = 0
-        bv = a0
-        if a1 > bv:
-            bj, bv = 1, a1
-        if a2 > bv:
-            bj, bv = 2, a2
-        if a3 > bv:
-            bj, bv = 3, a3
-        if a4 > bv:
-            bj, bv = 4, a4
-        if a5 > bv:
-            bj, bv = 5, a5
-        if a6 > bv:
-            bj, bv = 6, a6
-        if a7 > bv:
-            bj, bv = 7, a7
-        cj = 1
-        cv = a1
-        if a3 <= cv:
-            cj, cv = 3, a3
-        if a4 <= cv:
-            cj, cv = 4, a4
-        if a6 <= cv:
-            cj, cv = 6, a6
-    else:
-        bj = 1
-        bv = a1
-        if a3 > bv:
-            bj, bv = 3, a3
-        if a4 > bv:
-            bj, bv = 4, a4
-        if a6 > bv:
-            bj, bv = 6, a6
-        cj = 0
-        cv = a0
-        if a1 <= cv:
-            cj, cv = 1, a1
-        if a2 <= cv:
-            cj, cv = 2, a2
-        if a3 <= cv:
-            cj, cv = 3, a3
-        if a4 <= cv:
-            cj, cv = 4, a4
-        if a5 <= cv:
-            cj, cv = 5, a5
-        if a6 <= cv:
-            cj, cv = 6, a6
-        if a7 <= cv:
-            cj, cv = 7, a7
-    return bj, cj
+    f0, f1, f2, f3, f4, f5, f6, f7 = -W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1
+    for x in range(1, W - 1):
+        p = row + x
+        v = values[p]
+        a0 = values[p + f0]
+        a1 = values[p + f1]
+        a2 = values[p + f2]
+        a3 = values[p + f3]
+        a4 = values[p + f4]
+        a5 = values[p + f5]
+        a6 = values[p + f6]
+        a7 = values[p + f7]
+        masks[x] = (np.int32(a0 >= v) | (np.int32(a1 >= v) << 1) | (np.int32(a2 >= v) << 2)
+                    | (np.int32(a3 >= v) << 3) | (np.int32(a4 > v) << 4) | (np.int32(a5 > v) << 5)
+                    | (np.int32(a6 > v) << 6) | (np.int32(a7 > v) << 7))
+        if full:  # foreground: all eight; background: the faces
+            bo, bv = f0, a0
+            c = a1 > bv
+            bo, bv = _pick(c, f1, bo), _pick(c, a1, bv)
+            c = a2 > bv
+            bo, bv = _pick(c, f2, bo), _pick(c, a2, bv)
+            c = a3 > bv
+            bo, bv = _pick(c, f3, bo), _pick(c, a3, bv)
+            c = a4 > bv
+            bo, bv = _pick(c, f4, bo), _pick(c, a4, bv)
+            c = a5 > bv
+            bo, bv = _pick(c, f5, bo), _pick(c, a5, bv)
+            c = a6 > bv
+            bo, bv = _pick(c, f6, bo), _pick(c, a6, bv)
+            c = a7 > bv
+            bo = _pick(c, f7, bo)
+            co, cv = f1, a1
+            c = a3 <= cv
+            co, cv = _pick(c, f3, co), _pick(c, a3, cv)
+            c = a4 <= cv
+            co, cv = _pick(c, f4, co), _pick(c, a4, cv)
+            c = a6 <= cv
+            co = _pick(c, f6, co)
+        else:  # foreground: the faces; background: all eight
+            bo, bv = f1, a1
+            c = a3 > bv
+            bo, bv = _pick(c, f3, bo), _pick(c, a3, bv)
+            c = a4 > bv
+            bo, bv = _pick(c, f4, bo), _pick(c, a4, bv)
+            c = a6 > bv
+            bo = _pick(c, f6, bo)
+            co, cv = f0, a0
+            c = a1 <= cv
+            co, cv = _pick(c, f1, co), _pick(c, a1, cv)
+            c = a2 <= cv
+            co, cv = _pick(c, f2, co), _pick(c, a2, cv)
+            c = a3 <= cv
+            co, cv = _pick(c, f3, co), _pick(c, a3, cv)
+            c = a4 <= cv
+            co, cv = _pick(c, f4, co), _pick(c, a4, cv)
+            c = a5 <= cv
+            co, cv = _pick(c, f5, co), _pick(c, a5, cv)
+            c = a6 <= cv
+            co, cv = _pick(c, f6, co), _pick(c, a6, cv)
+            c = a7 <= cv
+            co = _pick(c, f7, co)
+        up_step[x] = bo
+        down_step[x] = co
 
 
 @numba.njit(**_JIT)
@@ -187,7 +206,6 @@ def _forest_pass(values, H, W, offsets, full, fg_table, bg_table, want_up, want_
     flat = np.empty(8, dtype=np.int64)
     for j in range(8):
         flat[j] = offsets[j, 1] * W + offsets[j, 2]
-    f0, f1, f2, f3, f4, f5, f6, f7 = flat[0], flat[1], flat[2], flat[3], flat[4], flat[5], flat[6], flat[7]
     faces = np.uint32(0b01011010)
     fg_sel = np.uint32(255) if full else faces
     bg_sel = faces if full else np.uint32(255)
@@ -203,31 +221,19 @@ def _forest_pass(values, H, W, offsets, full, fg_table, bg_table, want_up, want_
     n_sad = 0
     n_dual = 0
     n_min = 0
+    row_masks = np.zeros(W, dtype=np.int32)
+    row_up = np.zeros(W, dtype=np.int32)
+    row_down = np.zeros(W, dtype=np.int32)
     for y in range(H):
         interior_row = 0 < y < H - 1 and W > 2
+        if interior_row:
+            _interior_row(values, y * W, W, full, row_masks, row_up, row_down)
         for x in range(W):
             p = y * W + x
             if interior_row and 0 < x < W - 1:
-                v = values[p]
-                a0 = values[p + f0]
-                a1 = values[p + f1]
-                a2 = values[p + f2]
-                a3 = values[p + f3]
-                a4 = values[p + f4]
-                a5 = values[p + f5]
-                a6 = values[p + f6]
-                a7 = values[p + f7]
-                earlier = np.uint32(a0 >= v)
-                earlier |= np.uint32(a1 >= v) << np.uint32(1)
-                earlier |= np.uint32(a2 >= v) << np.uint32(2)
-                earlier |= np.uint32(a3 >= v) << np.uint32(3)
-                earlier |= np.uint32(a4 > v) << np.uint32(4)
-                earlier |= np.uint32(a5 > v) << np.uint32(5)
-                earlier |= np.uint32(a6 > v) << np.uint32(6)
-                earlier |= np.uint32(a7 > v) << np.uint32(7)
-                bj, cj = _extreme_neighbours(a0, a1, a2, a3, a4, a5, a6, a7, full)
-                up_cell = p + flat[bj]
-                down_cell = p + flat[cj]
+                earlier = np.uint32(row_masks[x])
+                up_cell = p + row_up[x]
+                down_cell = p + row_down[x]
                 existing = np.uint32(255)
                 border = False
             else:
@@ -236,38 +242,28 @@ def _forest_pass(values, H, W, offsets, full, fg_table, bg_table, want_up, want_
                 up_cell = _steepest_up(values, flat, p, earlier & fg_sel) if earlier & fg_sel else p
                 later_sel = existing & ~earlier & bg_sel
                 down_cell = _steepest_down(values, flat, p, later_sel) if later_sel else p
+            # branch-free: every list is written at its end and the count moves on when the pixel
+            # belongs there (the classes are random on noisy maps; branches mispredicted)
             if want_up:
                 groups = fg_table[earlier]
-                if groups == 0:
-                    up[p] = p
-                    maxima[n_max] = p
-                    n_max += 1
-                else:
-                    up[p] = up_cell
-                    if groups & (groups - np.uint32(1)):
-                        saddles[n_sad] = p
-                        saddle_bits[n_sad] = groups
-                        n_sad += 1
+                is_max = groups == 0
+                up[p] = p if is_max else up_cell
+                maxima[n_max] = p
+                n_max += np.int64(is_max)
+                saddles[n_sad] = p
+                saddle_bits[n_sad] = groups
+                n_sad += np.int64((groups & (groups - np.uint32(1))) != 0)
             if want_down or want_minima:
                 groups = bg_table[existing & ~earlier]
                 if want_down:
-                    if border:
-                        down[p] = n
-                        if groups:
-                            dual_saddles[n_dual] = p
-                            dual_bits[n_dual] = groups | _BORDER
-                            n_dual += 1
-                    elif groups == 0:
-                        down[p] = p
-                    else:
-                        down[p] = down_cell
-                        if groups & (groups - np.uint32(1)):
-                            dual_saddles[n_dual] = p
-                            dual_bits[n_dual] = groups
-                            n_dual += 1
-                if want_minima and groups == 0 and not border:
+                    down[p] = n if border else (p if groups == 0 else down_cell)
+                    several = (groups & (groups - np.uint32(1))) != 0
+                    dual_saddles[n_dual] = p
+                    dual_bits[n_dual] = groups | (_BORDER if border else np.uint32(0))
+                    n_dual += np.int64((groups != 0) if border else several)
+                if want_minima:
                     minima[n_min] = p
-                    n_min += 1
+                    n_min += np.int64(groups == 0 and not border)
     if want_down:
         down[n] = n
     return (up, maxima[:n_max], saddles[:n_sad], saddle_bits[:n_sad], down, dual_saddles[:n_dual],
@@ -387,6 +383,7 @@ def _superlevel_pairs(values, up, saddles, bits, flat):
     for i in range(m_all):
         if i + PREFETCH_DISTANCE < m_all:
             prefetch_neighbourhood(up, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
+            prefetch_neighbourhood(values, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
         s = np.int64(saddles[i])
         m = _group_roots(up, flat, s, np.uint32(bits[i]), roots)
         if m < 2:
@@ -436,6 +433,7 @@ def _sublevel_pairs(values, down, saddles, bits, flat, values_c, minima_c):
     for i in range(m_all - 1, -1, -1):
         if i >= PREFETCH_DISTANCE:
             prefetch_neighbourhood(down, np.int64(saddles[i - PREFETCH_DISTANCE]), shape)
+            prefetch_neighbourhood(values, np.int64(saddles[i - PREFETCH_DISTANCE]), shape)
         s = np.int64(saddles[i])
         v = values[s]
         if joint:
@@ -541,6 +539,7 @@ def _comparison_keys(values_c, up_c, saddles, bits, flat, values_p, maxima_p, va
     for i in range(saddles.shape[0]):
         if i + PREFETCH_DISTANCE < saddles.shape[0]:
             prefetch_neighbourhood(up_c, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
+            prefetch_neighbourhood(values_c, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
         s = np.int64(saddles[i])
         v = values_c[s]
         # cells enter C before P and G at equal values
