@@ -138,11 +138,12 @@ def _diagrams_2d(values: np.ndarray, shape: tuple[int, int], dims: tuple[int, ..
     out: dict[int, Diagram] = {}
     if 0 in dims:
         b, d = superlevel_pairs(values, shape[1], offsets, forests, sort_decreasing(values, forests.saddles))
-        # the essential class is born at the first pixel of the order (np.argmax: the first maximum)
-        out[0] = make_diagram(0, values, shape, b, d, np.array([np.argmax(values)]))
+        maxima = forests.maxima
+        # the essential class is born at the first pixel of the order (argmax: the first maximum)
+        out[0] = make_diagram(0, values, shape, maxima[b], d, maxima[[np.argmax(values[maxima])]])
     if 1 in dims:
         b, d, _ = sublevel_pairs(values, shape[1], offsets, forests, sort_decreasing(values, forests.dual_saddles))
-        out[1] = make_diagram(1, values, shape, b, d)
+        out[1] = make_diagram(1, values, shape, b, forests.minima[d])
     return out
 
 

@@ -244,30 +244,31 @@ def _match_2d(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], conne
     flats = (pred.ravel(), target.ravel())
     flat_c = np.maximum(flats[0], flats[1])
     want0, want1 = 0 in dims, 1 in dims
-    forests = [forest_pass(v, shape, lay.offsets, full, lay.fg_table, lay.bg_table, up=want0, down=want1)
-               for v in flats]
+    forests = [forest_pass(v, shape, lay.offsets, full, lay.fg_table, lay.bg_table, up=want0, down=want1, role=i)
+               for i, v in enumerate(flats)]
     forests_c = forest_pass(flat_c, shape, lay.offsets, full, lay.fg_table, lay.bg_table, up=want0, down=False,
-                            minima=want1)
+                            minima=want1, role=2)
     out: dict[int, DimensionMatching] = {}
     if want0:
-        maxima = [f.maxima[sort_decreasing(v, f.maxima)] for v, f in zip(flats, forests)]
+        ranks = [sort_decreasing(v, f.maxima) for v, f in zip(flats, forests)]  # maxima in filtration order
         keys = comparison_keys(flat_c, W, lay.offsets, forests_c, sort_decreasing(flat_c, forests_c.saddles),
-                               flats[0], maxima[0], flats[1], maxima[1])
+                               flats[0], forests[0].maxima[ranks[0]], flats[1], forests[1].maxima[ranks[1]])
         sides = []
-        for v, f, key in zip(flats, forests, keys):
+        for v, f, rank, key in zip(flats, forests, ranks, keys):
             b, d = superlevel_pairs(v, W, lay.offsets, f, sort_decreasing(v, f.saddles))
-            essential = np.argmax(v)  # the first pixel of the order
-            key[essential] = ESSENTIAL_KEY
-            b, d = np.r_[b, essential], np.r_[d, -1]
-            sides.append(_diagram(0, shape, v, b, d, key[b]))
-        out[0] = _pair_up(0, *sides, pred.size)
+            key_of_maximum = np.empty_like(key)
+            key_of_maximum[rank] = key
+            key_of_maximum[rank[0]] = ESSENTIAL_KEY  # the first maximum: the essential class
+            b, d = np.r_[b, rank[0]], np.r_[d, -1]
+            sides.append(_diagram(0, shape, v, f.maxima[b], d, key_of_maximum[b]))
+        out[0] = _pair_up(0, *sides, len(forests_c.maxima))
     if want1:
-        minima_c = forests_c.dual_minima[sort_decreasing(flat_c, forests_c.dual_minima)]
+        minima_c = forests_c.minima[sort_decreasing(flat_c, forests_c.minima)]
         sides = []
         for v, f in zip(flats, forests):
             b, d, key = sublevel_pairs(v, W, lay.offsets, f, sort_decreasing(v, f.dual_saddles), flat_c, minima_c)
-            sides.append(_diagram(1, shape, v, b, d, key))
-        out[1] = _pair_up(1, *sides, pred.size)
+            sides.append(_diagram(1, shape, v, b, f.minima[d], key))
+        out[1] = _pair_up(1, *sides, len(minima_c))
     return out
 
 
