@@ -321,8 +321,9 @@ def _buffer(role: int, name: str, size: int, dtype: type) -> np.ndarray:
 
     Kept between calls: the passes' arrays are as large as the image and short-lived, and fresh
     ones cost page faults each time (measured: 32.2 vs 38.8 ms for the 512² vessel pair with and
-    without glibc's heap trimming turned off); a thread keeps about 12 bytes per pixel per role of
-    the largest image it saw.
+    without glibc's heap trimming turned off); a thread keeps, per role, up to 27 bytes per pixel
+    of the largest image it saw (six int32 arrays, a uint8 and a uint16 one; fewer when only one
+    forest is asked for).
     """
     pool = getattr(_local, "pool", None)
     if pool is None:

@@ -274,12 +274,17 @@ def _match_2d(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], conne
 
 def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str) -> BettiMatchingResult:
     """The Betti matching of validated inputs (float64, C order, same shape)."""
+    match = _match_2d if pred.ndim == 2 else _match_by_ranks
+    out = match(pred, target, dims, connectivity)
+    return BettiMatchingResult(shape=pred.shape, connectivity=connectivity, matchings={k: out[k] for k in sorted(out)})
+
+
+def _match_by_ranks(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connectivity: str
+                    ) -> dict[int, DimensionMatching]:
+    """The Betti matching on the rank-based passes (3D; in 2D the oracle of ``_match_2d`` in the tests)."""
     from ._matching_union_find import comparison_dim0, complement_joint, merge_max_order
 
     shape = pred.shape
-    if pred.ndim == 2:
-        out = _match_2d(pred, target, dims, connectivity)
-        return BettiMatchingResult(shape=shape, connectivity=connectivity, matchings={k: out[k] for k in sorted(out)})
     ndim = len(shape)
     lay = _layout(shape, connectivity == "full")
     fp = _Filtration(pred, lay)
@@ -324,8 +329,7 @@ def _match(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...], connecti
         comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
         keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
         out[1] = _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]), len(comparison))
-
-    return BettiMatchingResult(shape=shape, connectivity=connectivity, matchings={k: out[k] for k in sorted(out)})
+    return out
 
 
 def _check_pair(pred: object, target: object, pname: str = "pred", tname: str = "target") -> tuple[np.ndarray, np.ndarray]:
