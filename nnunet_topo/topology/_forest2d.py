@@ -34,7 +34,7 @@ import threading
 import numba
 import numpy as np
 
-from ._prefetch import PREFETCH_DISTANCE, prefetch_neighbourhood
+from ._prefetch import PREFETCH_DISTANCE, prefetch, prefetch_neighbourhood
 from ._union_find import _ctz, _float32_sort_keys, _lsd_radix, _root, _sort_keys
 
 __all__ = [
@@ -423,7 +423,9 @@ def _superlevel_pairs(values, up, maxima, saddles, bits, flat):
     shape = np.array((1, 1, flat[6]), dtype=np.int64)  # flat[6] = W: the neighbour below
     for i in range(m_all):
         if i + PREFETCH_DISTANCE < m_all:
-            prefetch_neighbourhood(up, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
+            ahead = np.int64(saddles[i + PREFETCH_DISTANCE])
+            prefetch_neighbourhood(up, ahead, shape)
+            prefetch(values, ahead)
         s = np.int64(saddles[i])
         m = _group_roots(up, flat, s, np.uint32(bits[i]), roots, ids)
         if m < 2:
@@ -475,13 +477,19 @@ def _sublevel_pairs(values, down, minima, saddles, bits, flat, values_c, minima_
     shape = np.array((1, 1, flat[6]), dtype=np.int64)  # flat[6] = W: the neighbour below
     for i in range(m_all - 1, -1, -1):
         if i >= PREFETCH_DISTANCE:
-            prefetch_neighbourhood(down, np.int64(saddles[i - PREFETCH_DISTANCE]), shape)
+            ahead = np.int64(saddles[i - PREFETCH_DISTANCE])
+            prefetch_neighbourhood(down, ahead, shape)
+            prefetch(values, ahead)
         s = np.int64(saddles[i])
         v = values[s]
         if joint:
             # complement-of-C classes born below v are present (ties: P's complement first); a
             # class's first cell is a minimum of C, and it lies in one component of P's complement
             while jc >= 0 and values_c[minima_c[jc]] < v:
+                if jc >= PREFETCH_DISTANCE:
+                    ahead = np.int64(minima_c[jc - PREFETCH_DISTANCE])
+                    prefetch(down, ahead)
+                    prefetch(values_c, ahead)
                 r = _root(down, np.int64(minima_c[jc]))
                 k = -np.int64(down[r]) - 1
                 if first_c[k] == NO_EVENT:
@@ -544,9 +552,14 @@ def sublevel_pairs(values: np.ndarray, W: int, offsets: np.ndarray, forests: For
 
 
 @numba.njit(inline="always", **_JIT)
-def _enter(up_c, best, cell, rank):
-    """A local maximum of an input enters it: its class is the component's first unless one is there."""
-    r = _root(up_c, np.int64(cell))
+def _enter(up_c, best, maxima, values, rank):
+    """A local maximum of an input (``maxima[rank]``) enters it: its class is the component's first
+    unless one is there. Prefetches the data of the maximum ``PREFETCH_DISTANCE`` ranks ahead."""
+    if rank + PREFETCH_DISTANCE < maxima.shape[0]:
+        ahead = np.int64(maxima[rank + PREFETCH_DISTANCE])
+        prefetch(up_c, ahead)
+        prefetch(values, ahead)
+    r = _root(up_c, np.int64(maxima[rank]))
     k = -np.int64(up_c[r]) - 1
     if best[k] == NO_EVENT:
         best[k] = rank
@@ -584,15 +597,17 @@ def _comparison_keys(values_c, up_c, maxima_c, saddles, bits, flat, values_p, ma
     shape = np.array((1, 1, flat[6]), dtype=np.int64)  # flat[6] = W: the neighbour below
     for i in range(saddles.shape[0]):
         if i + PREFETCH_DISTANCE < saddles.shape[0]:
-            prefetch_neighbourhood(up_c, np.int64(saddles[i + PREFETCH_DISTANCE]), shape)
+            ahead = np.int64(saddles[i + PREFETCH_DISTANCE])
+            prefetch_neighbourhood(up_c, ahead, shape)
+            prefetch(values_c, ahead)
         s = np.int64(saddles[i])
         v = values_c[s]
         # cells enter C before P and G at equal values
         while ip < maxima_p.shape[0] and values_p[maxima_p[ip]] > v:
-            _enter(up_c, best_p, maxima_p[ip], ip)
+            _enter(up_c, best_p, maxima_p, values_p, ip)
             ip += 1
         while ig < maxima_g.shape[0] and values_g[maxima_g[ig]] > v:
-            _enter(up_c, best_g, maxima_g[ig], ig)
+            _enter(up_c, best_g, maxima_g, values_g, ig)
             ig += 1
         m = _group_roots(up_c, flat, s, np.uint32(bits[i]), roots, ids)
         if m < 2:
