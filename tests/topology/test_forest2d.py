@@ -140,8 +140,14 @@ def test_event_lists_equal_brute_force(full):
 
 
 def test_sort_decreasing_equals_stable_argsort():
+    """Also float64 values that round to the same float32 (short and long runs of the rounded keys),
+    beyond float32's range (rounded to inf) and below it (rounded to 0), and -0.0 == 0.0."""
     rng = np.random.default_rng(2)
-    for values in (rng.random(300), np.round(rng.standard_normal(300), 1), np.r_[np.full(50, 0.5), 1e300, -0.0, 0.0]):
+    near = 0.5 + rng.integers(0, 40, 300) * 2.0**-40  # one float32, 40 float64 values
+    mixed = np.r_[near[:100], rng.random(100), 0.25 + rng.integers(0, 3, 100) * 2.0**-45]
+    extreme = np.r_[1e300, 3e300, -1e300, 1e-300, -1e-300, 0.0, -0.0, 1e-310, rng.random(20)]
+    for values in (rng.random(300), np.round(rng.standard_normal(300), 1), np.r_[np.full(50, 0.5), 1e300, -0.0, 0.0],
+                   near, mixed, extreme):
         cells = np.sort(rng.choice(values.size, size=values.size // 2, replace=False)).astype(np.int32)
         expected = np.argsort(-(values[cells] + 0.0), kind="stable")
         np.testing.assert_array_equal(F.sort_decreasing(values, cells), expected)
