@@ -415,8 +415,9 @@ def _superlevel_pairs(values, up, maxima, saddles, bits, flat):
     first = np.empty(maxima.shape[0], dtype=np.float64)  # the value at each root
     for k in range(maxima.shape[0]):
         first[k] = values[maxima[k]]
-    births = np.empty(m_all * 3, dtype=np.int64)
-    deaths = np.empty(m_all * 3, dtype=np.int64)
+    # every merge links one root under another: at most one bar per maximum
+    births = np.empty(maxima.shape[0], dtype=np.int64)
+    deaths = np.empty(maxima.shape[0], dtype=np.int64)
     roots = np.empty(8, dtype=np.int64)
     ids = np.empty(8, dtype=np.int64)
     count = 0
@@ -467,9 +468,10 @@ def _sublevel_pairs(values, down, minima, saddles, bits, flat, values_c, minima_
     if joint:
         first_c[:] = NO_EVENT
         first_c[outside] = minima_c.shape[0]  # the outside: in the complement of C from the start
-    births = np.empty(m_all * 4, dtype=np.int64)
-    deaths = np.empty(m_all * 4, dtype=np.int64)
-    keys = np.empty(m_all * 4 if joint else 0, dtype=np.int32)
+    # every merge links one root under another and the outside is never linked: a bar per minimum at most
+    births = np.empty(minima.shape[0], dtype=np.int64)
+    deaths = np.empty(minima.shape[0], dtype=np.int64)
+    keys = np.empty(minima.shape[0] if joint else 0, dtype=np.int32)
     roots = np.empty(9, dtype=np.int64)
     ids = np.empty(9, dtype=np.int64)
     count = 0
