@@ -140,8 +140,8 @@ def test_event_lists_equal_brute_force(full):
 
 
 def test_sort_decreasing_equals_stable_argsort():
-    """Also float64 values that round to the same float32 (short and long runs of the rounded keys),
-    beyond float32's range (rounded to inf) and below it (rounded to 0), and -0.0 == 0.0."""
+    """Also float64 values closer than float32 can tell apart (few and many per group), beyond
+    float32's range and below its smallest subnormal, and -0.0 == 0.0."""
     rng = np.random.default_rng(2)
     near = 0.5 + rng.integers(0, 40, 300) * 2.0**-40  # one float32, 40 float64 values
     mixed = np.r_[near[:100], rng.random(100), 0.25 + rng.integers(0, 3, 100) * 2.0**-45]

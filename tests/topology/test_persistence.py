@@ -205,9 +205,9 @@ def test_fast_bar_sort_matches_reference_order():
     for n in (0, 10, 100, 3_000, 40_000, 5_000, 2_000):
         births = rng.integers(0, 50, n) / 8
         deaths = births - rng.integers(0, 20, n) / 8
-        if n == 5_000:  # persistences that round to one float32: long runs sorted by the exact value
+        if n == 5_000:  # persistences closer than float32 can tell apart, many of them tied exactly
             deaths = births - (0.5 + rng.integers(0, 30, n) * 2.0**-40)
-        if n == 2_000:  # short runs of the rounded keys
+        if n == 2_000:  # small groups of persistences a few float64 steps apart
             deaths = births - rng.random(200)[rng.integers(0, 200, n)] * (1 + rng.integers(0, 4, n) * 2.0**-35)
         birth_idx = rng.integers(0, 10_000, n)
         death_idx = rng.integers(-1, 10_000, n)
