@@ -382,7 +382,7 @@ class _Ordered:
 
 
 def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: dict | None = None,
-          masks_p: np.ndarray | None = None, masks_c: np.ndarray | None = None):
+          masks_p: np.ndarray | None = None, masks_c: np.ndarray | None = None, image: bool = True):
     """Dimension-1 bars of ``P``, of ``C`` and of the image of ``P -> C`` (3D, ``C >= P`` pointwise).
 
     Args:
@@ -391,6 +391,8 @@ def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: di
         cache_c: a dict kept by the caller between calls with the same ``C`` (the work on ``C``).
         masks_p, masks_c: the images' ``neighbour_masks`` (flat, C order) when the caller has them;
             computed from the ranks otherwise (used by the T-construction's compression only).
+        image: False when the caller knows the image bars that are not empty to be bars of ``C``
+            (``matching._leads_comparison``): the image reduction is skipped and ``image`` is ``None``.
 
     Returns:
         ``(bars_p, bars_c, image)``, each a ``(births, deaths)`` pair of voxel ranks (the voxels
@@ -410,6 +412,8 @@ def loops(cx: CellComplex3D, rank_p: np.ndarray, rank_c: np.ndarray, cache_c: di
         cache_c["c"] = oc
         cache_c["bars"] = (oc.keys[oc.edge_of_row[piv[negc]]], oc.keys[cx.squares[negc]])
     oc = cache_c["c"]
+    if not image:
+        return bars_p, cache_c["bars"], None
     img = _reduce(oc.square_order, oc.positive, op.boundary_rows, op.n_rows)
     cols = np.flatnonzero(img >= 0)
     image = (op.keys[op.edge_of_row[img[cols]]], oc.keys[cx.squares[cols]])

@@ -19,8 +19,11 @@ How each dimension is computed:
   only critical pixels in filtration order (a component's first cell of ``P`` is always a local
   maximum of ``P``, the first cell of a complement-of-``C`` class a local minimum of ``C``); in 3D
   on the rank-based passes of ``_matching_union_find``.
-* dimension 1 of 3D images: our own boundary-matrix reduction of the cubical complex
-  (``_matching_reduction``, image persistence with clearing), slower than the union-find paths.
+* dimension 1 of 3D images: image persistence by our own boundary-matrix reduction, slower than the
+  union-find paths. T-construction: the engine's loop bars (``_loops3d``) and the image reduction on
+  the same compact cells (``_matching_loops_full``); V-construction: the doubled grid
+  (``_matching_reduction``). A binary input whose top plateau is ``C``'s first one needs no image
+  reduction at all (``_leads_comparison``): its image bars that are not empty are ``C``'s bars.
 
 Tie rule (docs/topology.md, "Betti matching"): cells enter by value, ties by flat C-order index,
 the same rule in all three images, and a cell enters ``C`` no later than ``P`` or ``G``; a cell
@@ -44,6 +47,10 @@ from ._types import Diagram
 from ._validation import check_connectivity, check_dims, check_image
 
 __all__ = ["betti_matching", "betti_matching_batch", "BettiMatchingResult", "DimensionMatching"]
+
+
+# True: the T-construction's 3D loops on the doubled grid too (the tests' oracle of ``_loops_full``).
+_DOUBLED_GRID_LOOPS = False
 
 
 class _Layout(NamedTuple):
@@ -312,24 +319,95 @@ def _match_by_ranks(pred: np.ndarray, target: np.ndarray, dims: tuple[int, ...],
         out[ndim - 1] = _pair_up(ndim - 1, *sides, pred.size)
 
     if ndim == 3 and 1 in dims:
-        from ._matching_reduction import loops
-
-        cx = _complex3d(shape, connectivity == "full")
-        rank_c = fc.voxel_ranks()
-        cache_c: dict = {}
-        sides, images = [], []
-        for f in (fp, fg_):
-            # the masks the union-find passes built (compression, T-construction only)
-            masks = (f.masks, fc.masks) if connectivity == "full" else (None, None)
-            (b, d), (cb, cd), (ib, idd) = loops(cx, f.voxel_ranks(), rank_c, cache_c, *masks)
-            b, d, ib, idd = (x.astype(np.int64) for x in (f.perm[b], f.perm[d], f.perm[ib], fc.perm[idd]))
-            sides.append(_diagram(1, shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
-            images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
-        cb, cd = fc.perm[cb].astype(np.int64), fc.perm[cd].astype(np.int64)
-        comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
-        keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
-        out[1] = _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]), len(comparison))
+        full = connectivity == "full"
+        if full and not _DOUBLED_GRID_LOOPS:
+            out[1] = _loops_full(fp, fg_, fc)
+        else:  # the oracle of the tests does all its reductions
+            out[1] = _loops_on_grid(fp, fg_, fc, full, shortcut=not full)
     return out
+
+
+def _loops_on_grid(fp: _Filtration, fg_: _Filtration, fc: _Filtration, full: bool, shortcut: bool
+                   ) -> DimensionMatching:
+    """Dimension 1 of a 3D pair on the doubled grid (``_matching_reduction``): the V-construction's
+    path, and with ``_DOUBLED_GRID_LOOPS`` the T-construction's oracle in the tests.
+
+    ``shortcut``: skip the image reduction of an input that ``_leads_comparison``."""
+    from ._matching_reduction import loops
+    from ._union_find import plateau_starts_in_order
+
+    cx = _complex3d(fp.shape, full)
+    rank_c = fc.voxel_ranks()
+    fresh_c = plateau_starts_in_order(fc.values) if shortcut else None
+    cache_c: dict = {}
+    sides, images = [], []
+    for f in (fp, fg_):
+        # the masks the union-find passes built (compression, T-construction only)
+        masks = (f.masks, fc.masks) if full else (None, None)
+        image = not (shortcut and _leads_comparison(f, plateau_starts_in_order(f.values), fc, fresh_c))
+        (b, d), (cb, cd), img = loops(cx, f.voxel_ranks(), rank_c, cache_c, *masks, image=image)
+        # ranks to voxels: image births in f's order, deaths in C's; without the image, C's bars
+        ib, idd = (f.perm[img[0]], fc.perm[img[1]]) if image else (fc.perm[cb], fc.perm[cd])
+        b, d, ib, idd = (x.astype(np.int64) for x in (f.perm[b], f.perm[d], ib, idd))
+        sides.append(_diagram(1, fp.shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0])
+        images.append(_Bars(f.flat[ib], fc.flat[idd], ib, idd))
+    cb, cd = fc.perm[cb].astype(np.int64), fc.perm[cd].astype(np.int64)
+    comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
+    keys = [_induced(_Bars.of_diagram(dg), im, comparison) for dg, im in zip(sides, images)]
+    return _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]), len(comparison))
+
+
+def _loops_full(fp: _Filtration, fg_: _Filtration, fc: _Filtration) -> DimensionMatching:
+    """Dimension 1 of a 3D pair, T-construction, on the engine's compact cells: the loop bars of
+    ``P``, ``G`` and ``C`` from ``_loops3d``, the image bars from ``_matching_loops_full``."""
+    from ._loops3d import loops_3d_full
+    from ._matching_loops_full import image_bars, negative_squares
+    from ._union_find import plateau_starts_in_order, prefetch_distance
+
+    shape3 = fp.layout.shape3
+
+    def bars(f: _Filtration, fresh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (b, d), _ = loops_3d_full(f.flat, shape3, f.perm, f.rank, f.masks, fresh, prefetch_distance(fresh))
+        return b, d
+
+    fresh_c = plateau_starts_in_order(fc.values)
+    cb, cd = bars(fc, fresh_c)
+    comparison = _Bars(fc.flat[cb], fc.flat[cd], cb, cd)
+    columns = None
+    sides, keys = [], []
+    for f in (fp, fg_):
+        fresh = plateau_starts_in_order(f.values)
+        b, d = bars(f, fresh)
+        diagram = _diagram(1, fp.shape, f.flat, b, d, np.full(len(b), NO_KEY, dtype=np.int64))[0]
+        if _leads_comparison(f, fresh, fc, fresh_c):
+            ib, idd = cb, cd  # the image bars that are not empty are C's bars born at f's top value
+        else:
+            if columns is None:
+                columns = negative_squares(shape3, fc.perm, fc.masks, fresh_c, prefetch_distance(fresh_c))
+            ib, idd = image_bars(shape3, f.perm, f.masks, columns)
+        sides.append(diagram)
+        keys.append(_induced(_Bars.of_diagram(diagram), _Bars(f.flat[ib], fc.flat[idd], ib, idd), comparison))
+    return _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]), len(comparison))
+
+
+def _leads_comparison(f: _Filtration, fresh: np.ndarray, fc: _Filtration, fresh_c: np.ndarray) -> bool:
+    """Whether the image bars of ``f -> C`` that are not empty are ``C``'s own bars born at ``f``'s top
+    value: ``f`` takes two values (a binary mask) and its cells of the top value are exactly ``C``'s
+    first plateau (the other input is below that value elsewhere and not above it anywhere).
+
+    Then ``C``'s order begins with ``f``'s first plateau in ``f``'s order, and the image bars born
+    there are ``C``'s bars born there. The image bars born in ``f``'s other plateau, its minimum, are
+    empty (``C >= f``); their rows can be put in any order without changing the pivots in the rows
+    before them, in particular in ``C``'s order, which makes the image matrix ``C``'s own.
+    """
+    n = len(fresh)
+    if not f.raster or n == 0 or fc.values[0] != f.values[0]:
+        return False
+    top = np.flatnonzero(fresh[1:])  # plateau starts after the first
+    top_c = np.flatnonzero(fresh_c[1:])
+    length = top[0] + 1 if len(top) else n
+    length_c = top_c[0] + 1 if len(top_c) else n
+    return bool(length == length_c)
 
 
 def _check_pair(pred: object, target: object, pname: str = "pred", tname: str = "target") -> tuple[np.ndarray, np.ndarray]:
