@@ -119,14 +119,25 @@ def _stages(shape: tuple[int, ...], seed: int) -> dict:
     return out
 
 
+def _count(text: str) -> int:
+    """A number of cases: a non-negative integer (0 skips that folder)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of cases >= 0, got {text!r}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="nnunet-topo bench evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--json", default=None, help="write results here (default: stdout)")
-    p.add_argument("--cases", type=int, default=200, help="2D cases (default 200)")
+    p.add_argument("--cases", type=_count, default=200, help="2D cases (default 200; 0 skips)")
     p.add_argument("--size", type=int, default=512, help="2D side (default 512)")
-    p.add_argument("--cases-3d", type=int, default=4, help="3D cases, whole-volume topology (default 4; 0 skips)")
+    p.add_argument("--cases-3d", type=_count, default=4, help="3D cases, whole-volume topology (default 4; 0 skips)")
     p.add_argument("--size-3d", type=int, nargs=3, default=[48, 96, 96], help="3D shape (default 48 96 96)")
-    p.add_argument("--cases-slices", type=int, default=20,
+    p.add_argument("--cases-slices", type=_count, default=20,
                    help="3D cases evaluated per slice, MyoPS-like (default 20; 0 skips)")
     p.add_argument("--size-slices", type=int, nargs=3, default=[12, 256, 256], help="their shape (default 12 256 256)")
     p.add_argument("-np", dest="num_processes", type=int, default=2, help="processes (default 2)")
@@ -136,10 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     shape3 = tuple(args.size_3d)
     import os
 
+    if args.cases + args.cases_3d + args.cases_slices == 0:
+        p.error("--cases, --cases-3d, --cases-slices: expected at least one folder with cases, got 0 for all")
     payload = {"benchmark": "evaluate", "command": "nnunet-topo bench evaluate " + " ".join(argv or []),
-               "connectivity": "full", "load_average_at_start": list(os.getloadavg()),
-               "folder_2d": _folder_throughput(args.cases, shape2, args.num_processes, args.seed),
-               "stages_2d_one_case": _stages(shape2, args.seed)}
+               "connectivity": "full", "load_average_at_start": list(os.getloadavg())}
+    if args.cases > 0:
+        payload["folder_2d"] = _folder_throughput(args.cases, shape2, args.num_processes, args.seed)
+        payload["stages_2d_one_case"] = _stages(shape2, args.seed)
     if args.cases_slices > 0:
         payload["folder_3d_per_slice"] = _folder_throughput(args.cases_slices, tuple(args.size_slices),
                                                             args.num_processes, args.seed, per_slice=True)
