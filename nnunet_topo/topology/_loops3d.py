@@ -50,7 +50,7 @@ import numpy as np
 from ._prefetch import prefetch, prefetch_neighbourhood
 from ._union_find import BORDER_BIT, _flat_offsets, _root, neighbour_offsets
 
-__all__ = ["loops_3d_full", "drop_component_edges", "apparent_table", "MAX_VOXELS", "DROPPED", "FACE_RANK",
+__all__ = ["loops_3d_full", "drop_component_edges", "component_edge_marks", "apparent_table", "MAX_VOXELS", "DROPPED", "FACE_RANK",
            "EDGE_RANK", "VERTEX_RANK"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -223,6 +223,23 @@ def drop_component_edges(mask, z, y, x, H, W, nz_e, ny_e, owner):
         if later & cw == cw and VERTEX_RANK[w] > VERTEX_RANK[c]:
             continue  # the edge's youngest vertex is the other end
         owner[_edge_index(z, y, x, CORNER_OLDEST_EDGE[c], H, W, nz_e, ny_e)] = DROPPED
+
+
+@numba.njit(**_JIT)
+def component_edge_marks(shape, masks):
+    """int32 per compact edge: ``DROPPED`` for the edges in apparent pairs of dimension 0 (those
+    that kill a component, :func:`drop_component_edges` over every voxel), -1 for the others."""
+    D, H, W = shape[0], shape[1], shape[2]
+    nz_e = D * (H + 1) * (W + 1)
+    ny_e = (D + 1) * H * (W + 1)
+    marks = np.full(nz_e + ny_e + (D + 1) * (H + 1) * W, -1, dtype=np.int32)
+    p = 0
+    for z in range(D):
+        for y in range(H):
+            for x in range(W):
+                drop_component_edges(masks[p], z, y, x, H, W, nz_e, ny_e, marks)
+                p += 1
+    return marks
 
 
 @numba.njit(**_JIT)

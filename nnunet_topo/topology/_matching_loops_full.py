@@ -37,7 +37,7 @@ from ._loops3d import (
     MAX_VOXELS,
     _clearing_pass,
     _edge_index,
-    drop_component_edges,
+    component_edge_marks,
 )
 from ._matching_reduction import _reduce_in_order
 
@@ -91,14 +91,7 @@ def _rows(shape, order, masks):
     n = D * H * W
     nz_e = D * (H + 1) * (W + 1)
     ny_e = (D + 1) * H * (W + 1)
-    n_edges = nz_e + ny_e + (D + 1) * (H + 1) * W
-    row = np.full(n_edges, -1, dtype=np.int32)
-    p = 0
-    for z in range(D):
-        for y in range(H):
-            for x in range(W):
-                drop_component_edges(masks[p], z, y, x, H, W, nz_e, ny_e, row)
-                p += 1
+    row = component_edge_marks(shape, masks)
     count = np.zeros(n, dtype=np.int32)
     p = 0
     for z in range(D):

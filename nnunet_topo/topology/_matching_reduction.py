@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._loops3d import DROPPED, drop_component_edges
+from ._loops3d import DROPPED, component_edge_marks
 from ._union_find import neighbour_masks, neighbour_offsets
 
 __all__ = ["CellComplex3D", "loops"]
@@ -301,13 +301,7 @@ def _component_edges_full(shape, masks):
     nz_e = D * (H + 1) * (W + 1)
     ny_e = (D + 1) * H * (W + 1)
     n_edges = nz_e + ny_e + (D + 1) * (H + 1) * W
-    owner = np.full(n_edges, -1, dtype=np.int32)
-    p = 0
-    for z in range(D):
-        for y in range(H):
-            for x in range(W):
-                drop_component_edges(masks[p], z, y, x, H, W, nz_e, ny_e, owner)
-                p += 1
+    owner = component_edge_marks(shape, masks)
     GH = 2 * H + 1
     GW = 2 * W + 1
     out = np.empty(n_edges, dtype=np.int64)
