@@ -412,30 +412,46 @@ def neighbour_masks(shape, pos, offsets):
                 continue
             masks[row] = _border_mask(shape, pos, offsets, flat, z, y, 0)
             masks[row + W - 1] = _border_mask(shape, pos, offsets, flat, z, y, W - 1)
+            # interior: every neighbour row as a slice read with unsigned indices, so the loads
+            # stay contiguous and vectorise (signed indices made numba emit gathers: 128³ 34 -> 18 ms)
+            base = row + 1
+            m_len = W - 2
+            here = pos[base: base + m_len]
+            out = masks[base: base + m_len]
             if k == 8:
-                # 2D interior: the eight offsets as loop-invariant scalars and the comparisons
-                # written out, so the compiler can vectorise along the row (512²: 1.7 -> 1.1 ms)
-                f0, f1, f2, f3 = flat[0], flat[1], flat[2], flat[3]
-                f4, f5, f6, f7 = flat[4], flat[5], flat[6], flat[7]
-                for p in range(row + 1, row + W - 1):
-                    pp = pos[p]
-                    m = np.uint32(pos[p + f0] < pp)
-                    m |= np.uint32(pos[p + f1] < pp) << np.uint32(1)
-                    m |= np.uint32(pos[p + f2] < pp) << np.uint32(2)
-                    m |= np.uint32(pos[p + f3] < pp) << np.uint32(3)
-                    m |= np.uint32(pos[p + f4] < pp) << np.uint32(4)
-                    m |= np.uint32(pos[p + f5] < pp) << np.uint32(5)
-                    m |= np.uint32(pos[p + f6] < pp) << np.uint32(6)
-                    m |= np.uint32(pos[p + f7] < pp) << np.uint32(7)
-                    masks[p] = m
+                # 2D: the eight offsets written out, one pass along the row
+                s0 = pos[base + flat[0]: base + flat[0] + m_len]
+                s1 = pos[base + flat[1]: base + flat[1] + m_len]
+                s2 = pos[base + flat[2]: base + flat[2] + m_len]
+                s3 = pos[base + flat[3]: base + flat[3] + m_len]
+                s4 = pos[base + flat[4]: base + flat[4] + m_len]
+                s5 = pos[base + flat[5]: base + flat[5] + m_len]
+                s6 = pos[base + flat[6]: base + flat[6] + m_len]
+                s7 = pos[base + flat[7]: base + flat[7] + m_len]
+                for x in range(m_len):
+                    i = np.uint64(x)
+                    pp = here[i]
+                    m = np.uint32(s0[i] < pp)
+                    m |= np.uint32(s1[i] < pp) << np.uint32(1)
+                    m |= np.uint32(s2[i] < pp) << np.uint32(2)
+                    m |= np.uint32(s3[i] < pp) << np.uint32(3)
+                    m |= np.uint32(s4[i] < pp) << np.uint32(4)
+                    m |= np.uint32(s5[i] < pp) << np.uint32(5)
+                    m |= np.uint32(s6[i] < pp) << np.uint32(6)
+                    m |= np.uint32(s7[i] < pp) << np.uint32(7)
+                    out[i] = m
             else:
-                for p in range(row + 1, row + W - 1):
-                    pp = pos[p]
-                    m = np.uint32(0)
-                    for j in range(k):
-                        if pos[p + flat[j]] < pp:
-                            m |= np.uint32(1) << np.uint32(j)
-                    masks[p] = m
+                # one pass along the row per neighbour, each setting its bit
+                s = pos[base + flat[0]: base + flat[0] + m_len]
+                for x in range(m_len):
+                    i = np.uint64(x)
+                    out[i] = np.uint32(s[i] < here[i])
+                for j in range(1, k):
+                    s = pos[base + flat[j]: base + flat[j] + m_len]
+                    bit = np.uint32(j)
+                    for x in range(m_len):
+                        i = np.uint64(x)
+                        out[i] |= np.uint32(s[i] < here[i]) << bit
     return masks
 
 

@@ -85,7 +85,7 @@ def test_cells_of_equals_unravel_index(shape):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (2, 9), (9, 2), (5, 7), (1, 6, 4), (3, 4, 5), (4, 1, 3)])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 9), (9, 2), (5, 7), (6, 11), (1, 6, 4), (3, 4, 5), (4, 1, 3), (5, 6, 7)])
 def test_neighbour_masks_against_brute_force(shape):
     """Bit j: neighbour j exists and enters earlier; bit 30: the pixel is on the border."""
     from nnunet_topo.topology._union_find import BORDER_BIT, inverse_permutation, neighbour_masks
