@@ -140,7 +140,8 @@ def _pick(c, a, b):
 def _interior_row(values, row, W, full, masks, up_step, down_step):
     """Neighbour data of the interior pixels ``row + 1 .. row + W - 2`` of an interior row.
 
-    ``masks[x]``: which neighbours enter earlier (bits 0-3: smaller index, ties count);
+    ``masks[x]``: which neighbours enter earlier (bits 0-3: smaller index, ties count), and
+    ``_PLATEAU`` when all eight equal the pixel (then it is no event of either forest);
     ``up_step[x]``: flat offset of the earliest foreground neighbour (largest value, ties the
     smaller index); ``down_step[x]``: of the latest background neighbour (smallest value, ties the
     larger index). If any neighbour of a set enters earlier (later) than the pixel, that one does.
