@@ -137,36 +137,55 @@ def _reduce_in_order(rows, n_rows):
 
     ``rows[s]``: the (at most 4) int32 row positions of the ``s``-th column, -1 = none; ``n_rows``:
     the number of rows. Returns int32 ``pivot[s]``, the lowest row of the reduced ``s``-th column
-    (-1 if it reduces to zero). Reduced columns are kept sorted ascending in one growing store;
-    the columns are read in order (the caller gathers them), so the scan is sequential.
+    (-1 if it reduces to zero). A column that needs no additions is not copied: when a later
+    column adds it, its rows are sorted again from ``rows``. The others are kept sorted ascending
+    in one growing store; the columns are read in order (the caller gathers them), so the scan is
+    sequential.
     """
     n_cols = rows.shape[0]
     owner = np.full(n_rows, -1, dtype=np.int32)
     pivot = np.full(n_cols, -1, dtype=np.int32)
     store = np.empty(1 << 16, dtype=np.int32)
-    start = np.zeros(n_cols, dtype=np.int32)
-    length = np.zeros(n_cols, dtype=np.int32)
+    start = np.empty(n_cols, dtype=np.int32)
+    length = np.empty(n_cols, dtype=np.int32)
     used = 0
     work = np.empty(64, dtype=np.int32)
     tmp = np.empty(64, dtype=np.int32)
+    four = np.empty(4, dtype=np.int32)
     for s in range(n_cols):
         m = 0
         for j in range(4):
             r = rows[s, j]
             if r >= 0:
-                # insertion into sorted work
                 b = m - 1
                 while b >= 0 and work[b] > r:
                     work[b + 1] = work[b]
                     b -= 1
                 work[b + 1] = r
                 m += 1
+        added = False
         while m > 0:
             o = owner[work[m - 1]]
             if o < 0:
                 break
-            a0 = start[o]
+            added = True
             la = length[o]
+            if la < 0:  # an original column: its rows, sorted
+                la = 0
+                for j in range(4):
+                    r = rows[o, j]
+                    if r >= 0:
+                        b = la - 1
+                        while b >= 0 and four[b] > r:
+                            four[b + 1] = four[b]
+                            b -= 1
+                        four[b + 1] = r
+                        la += 1
+                src = four
+                a0 = 0
+            else:
+                src = store
+                a0 = start[o]
             need = m + la
             if tmp.shape[0] < need:
                 tmp = np.empty(2 * need, dtype=np.int32)
@@ -175,7 +194,7 @@ def _reduce_in_order(rows, n_rows):
             k = 0
             while p < m and q < la:
                 x = work[p]
-                y = store[a0 + q]
+                y = src[a0 + q]
                 if x < y:
                     tmp[k] = x
                     k += 1
@@ -192,7 +211,7 @@ def _reduce_in_order(rows, n_rows):
                 k += 1
                 p += 1
             while q < la:
-                tmp[k] = store[a0 + q]
+                tmp[k] = src[a0 + q]
                 k += 1
                 q += 1
             work, tmp = tmp, work
@@ -201,6 +220,9 @@ def _reduce_in_order(rows, n_rows):
             low = work[m - 1]
             owner[low] = s
             pivot[s] = low
+            if not added:
+                length[s] = -1
+                continue
             if used + m > store.shape[0]:
                 new = np.empty(2 * (used + m), dtype=np.int32)
                 new[:used] = store[:used]
@@ -210,6 +232,7 @@ def _reduce_in_order(rows, n_rows):
             length[s] = m
             used += m
     return pivot
+
 
 @njit(cache=True, nogil=True)
 def _gather_columns(col_order, skip, boundary_rows):

@@ -383,11 +383,37 @@ def _loops_full(fp: _Filtration, fg_: _Filtration, fc: _Filtration) -> Dimension
             ib, idd = cb, cd  # the image bars that are not empty are C's bars born at f's top value
         else:
             if columns is None:
-                columns = negative_squares(shape3, fc.perm, fc.masks, fresh_c, prefetch_distance(fresh_c))
+                columns = _image_columns(fp, fc, fresh_c)
             ib, idd = image_bars(shape3, f.perm, f.masks, columns)
         sides.append(diagram)
         keys.append(_induced(_Bars.of_diagram(diagram), _Bars(f.flat[ib], fc.flat[idd], ib, idd), comparison))
     return _pair_up(1, (sides[0], keys[0]), (sides[1], keys[1]), len(comparison))
+
+
+def _image_columns(fp: _Filtration, fc: _Filtration, fresh_c: np.ndarray) -> np.ndarray:
+    """The columns of the image reduction ``P -> C`` of 3D loops: ``C``'s negative squares in a
+    refinement of ``C``'s order whose first plateau follows ``P``'s order.
+
+    Inside ``C``'s first plateau (its largest value) any refinement gives the same image bars
+    elsewhere: a column's pivot depends on the span of the columns before it, not on their order,
+    and the plateau's own image bars are empty (they die at the largest value). In ``P``'s order
+    most of those columns need no additions, as in ``P``'s own reduction; in raster order a large
+    target's plateau filled them in (the benchmark's 64³ smooth pair: 613 k column additions in
+    raster order, 73 k in ``P``'s). The result is the same cell for cell (the tests compare it
+    with the doubled-grid reduction, which keeps ``C``'s raster order).
+    """
+    from ._matching_loops_full import negative_squares
+    from ._union_find import inverse_permutation, neighbour_masks, prefetch_distance
+
+    starts = np.flatnonzero(fresh_c[1:])
+    length = int(starts[0]) + 1 if len(starts) else len(fresh_c)
+    ahead = prefetch_distance(fresh_c)
+    if length < 2:
+        return negative_squares(fp.layout.shape3, fc.perm, fc.masks, fresh_c, ahead)
+    first = fp.perm[fc.rank[fp.perm] < length]  # the plateau in P's order
+    perm = np.concatenate([first, fc.perm[length:]])
+    masks = neighbour_masks(fp.layout.shape3, inverse_permutation(perm), fp.layout.offsets)
+    return negative_squares(fp.layout.shape3, perm, masks, fresh_c, ahead)
 
 
 def _leads_comparison(f: _Filtration, fresh: np.ndarray, fc: _Filtration, fresh_c: np.ndarray) -> bool:
