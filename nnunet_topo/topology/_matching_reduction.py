@@ -131,6 +131,22 @@ def _positive_in_order(cofaces, size):
     return positive
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sorted_rows(rows, s, out):
+    """The rows ``>= 0`` of column ``s`` of ``rows`` (at most 4) into ``out``, ascending; returns their number."""
+    m = 0
+    for j in range(4):
+        r = rows[s, j]
+        if r >= 0:
+            b = m - 1
+            while b >= 0 and out[b] > r:
+                out[b + 1] = out[b]
+                b -= 1
+            out[b + 1] = r
+            m += 1
+    return m
+
+
 @njit(cache=True, nogil=True)
 def _reduce_in_order(rows, n_rows):
     """Column reduction over Z/2 of the columns listed in processing order.
@@ -153,16 +169,7 @@ def _reduce_in_order(rows, n_rows):
     tmp = np.empty(64, dtype=np.int32)
     four = np.empty(4, dtype=np.int32)
     for s in range(n_cols):
-        m = 0
-        for j in range(4):
-            r = rows[s, j]
-            if r >= 0:
-                b = m - 1
-                while b >= 0 and work[b] > r:
-                    work[b + 1] = work[b]
-                    b -= 1
-                work[b + 1] = r
-                m += 1
+        m = _sorted_rows(rows, s, work)
         added = False
         while m > 0:
             o = owner[work[m - 1]]
@@ -171,16 +178,7 @@ def _reduce_in_order(rows, n_rows):
             added = True
             la = length[o]
             if la < 0:  # an original column: its rows, sorted
-                la = 0
-                for j in range(4):
-                    r = rows[o, j]
-                    if r >= 0:
-                        b = la - 1
-                        while b >= 0 and four[b] > r:
-                            four[b + 1] = four[b]
-                            b -= 1
-                        four[b + 1] = r
-                        la += 1
+                la = _sorted_rows(rows, o, four)
                 src = four
                 a0 = 0
             else:
