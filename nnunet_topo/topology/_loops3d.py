@@ -474,6 +474,23 @@ def _grow(a, need):
     return b
 
 
+@numba.njit(inline="always", **_JIT)
+def _prefetch_square_edges(code, shape, owner):
+    """Prefetch ``owner`` at the four edges of square ``code = 8 p + f``."""
+    D, H, W = shape[0], shape[1], shape[2]
+    nz_e = D * (H + 1) * (W + 1)
+    ny_e = (D + 1) * H * (W + 1)
+    p = code >> 3
+    f = code & 7
+    HW = H * W
+    z = p // HW
+    r = p - z * HW
+    y = r // W
+    x = r - y * W
+    for i in range(4):
+        prefetch(owner, _edge_index(z, y, x, FACE_EDGES[f, i], H, W, nz_e, ny_e))
+
+
 @numba.njit(**_JIT)
 def _reduce(values, shape, order, pos, masks, flat, owner, codes, ahead):
     """Reduce the columns ``codes`` (increasing filtration order); ``owner`` as left by the local
@@ -493,9 +510,11 @@ def _reduce(values, shape, order, pos, masks, flat, owner, codes, ahead):
     n_codes = codes.shape[0]
     for i in range(n_codes):
         if i + ahead < n_codes:
-            q = codes[i + ahead] >> 3
+            cq = codes[i + ahead]
+            q = cq >> 3
             prefetch(masks, q)
             prefetch_neighbourhood(pos, q, shape)
+            _prefetch_square_edges(cq, shape, owner)
         code = codes[i]
         nb, top = _square_boundary(code, pos, masks, flat, shape, owner, bnd)
         piv = bnd[top] if nb > 0 else np.int64(-1)
