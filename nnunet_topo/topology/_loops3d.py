@@ -369,6 +369,19 @@ def _clearing_pass(fresh, shape, order, masks, todo, ahead):
     return out[:k][::-1].copy(), births[:m].copy(), deaths[:m].copy()
 
 
+@numba.njit(inline="always", **_JIT)
+def _square_frame(code, shape):
+    """Square ``code = 8 p + f`` (``shape = (D, H, W)``, C order) as ``(p, f, z, y, x, H, W, nz_e,
+    ny_e)``: its voxel, face, the voxel's coordinates and what ``_edge_index`` needs."""
+    D, H, W = shape[0], shape[1], shape[2]
+    p = code >> 3
+    z = p // (H * W)
+    r = p - z * (H * W)
+    y = r // W
+    return (p, code & 7, z, y, r - y * W, H, W,
+            D * (H + 1) * (W + 1), (D + 1) * H * (W + 1))
+
+
 @numba.njit(**_JIT)
 def _square_boundary(code, pos, masks, flat, shape, owner, out):
     """Encoded edges (``key << 36 | rank << 32 | edge index``) of square ``code = 8 p + f`` that are
@@ -378,16 +391,7 @@ def _square_boundary(code, pos, masks, flat, shape, owner, out):
     beside ``p`` (across a face of ``p``, and diagonally across the edge) enters earlier, which
     ``masks[p]`` tells, so ``pos`` is read only for those (``flat``: the 26 flat neighbour offsets).
     """
-    D, H, W = shape[0], shape[1], shape[2]
-    nz_e = D * (H + 1) * (W + 1)
-    ny_e = (D + 1) * H * (W + 1)
-    p = code >> 3
-    f = code & 7
-    HW = H * W
-    z = p // HW
-    r = p - z * HW
-    y = r // W
-    x = r - y * W
+    p, f, z, y, x, H, W, nz_e, ny_e = _square_frame(code, shape)
     earlier = masks[p]
     own = np.int64(pos[p])
     top = 0
@@ -477,16 +481,7 @@ def _grow(a, need):
 @numba.njit(inline="always", **_JIT)
 def _prefetch_square_edges(code, shape, owner):
     """Prefetch ``owner`` at the four edges of square ``code = 8 p + f``."""
-    D, H, W = shape[0], shape[1], shape[2]
-    nz_e = D * (H + 1) * (W + 1)
-    ny_e = (D + 1) * H * (W + 1)
-    p = code >> 3
-    f = code & 7
-    HW = H * W
-    z = p // HW
-    r = p - z * HW
-    y = r // W
-    x = r - y * W
+    p, f, z, y, x, H, W, nz_e, ny_e = _square_frame(code, shape)
     for i in range(4):
         prefetch(owner, _edge_index(z, y, x, FACE_EDGES[f, i], H, W, nz_e, ny_e))
 
