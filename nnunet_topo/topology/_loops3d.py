@@ -33,10 +33,12 @@ The work is three passes plus a reduction of what is left:
    fills) and reduces to zero; the others are negative. The negative squares that are not apparent
    are the columns left to reduce. The same pass yields the cavities (dimension 2), so the engine
    does not run its own dimension-2 pass when it computes the loops.
-3. **Reduction (increasing filtration order)** of those columns only. A column is a max-heap of
+3. **Reduction (raster order, lock-free)** of those columns only. A column is a max-heap of
    encoded edges ``key << 36 | rank << 32 | edge index`` (larger = younger) with lazy cancellation;
-   while its pivot edge has an owner, the owner's column is added (an apparent square's boundary,
-   recomputed, or a stored reduced column). Only columns that needed additions are stored.
+   while its pivot edge has an earlier owner, the owner's column is added (an apparent square's
+   boundary, recomputed, or a stored reduced column); a later owner gives the pivot up and is
+   reduced on (Morozov & Nigmetov 2020), which keeps the pairs of the standard order while the
+   columns are taken in memory order. Only columns that needed additions are stored.
 
 Limits: at most ``2**27`` voxels (``512**3``), so that keys fit the 64-bit encoding.
 """
@@ -56,6 +58,8 @@ __all__ = ["loops_3d_full", "drop_component_edges", "component_edge_marks", "app
 _JIT = dict(cache=True, nogil=True)
 MAX_VOXELS = 1 << 27
 _LOW = np.int64(0xFFFFFFFF)
+_LEN_MASK = _LOW  # the length in a stored column's header
+_COMPACT_SLACK = 1 << 16  # dead store entries tolerated beyond a quarter of the live ones
 
 
 def _neighbour_bit(dz: int, dy: int, dx: int) -> int:
@@ -479,94 +483,197 @@ def _grow(a, need):
 
 
 @numba.njit(inline="always", **_JIT)
-def _prefetch_square_edges(code, shape, owner):
-    """Prefetch ``owner`` at the four edges of square ``code = 8 p + f``."""
-    p, f, z, y, x, H, W, nz_e, ny_e = _square_frame(code, shape)
-    for i in range(4):
-        prefetch(owner, _edge_index(z, y, x, FACE_EDGES[f, i], H, W, nz_e, ny_e))
+def _square_key(code, pos):
+    """Filtration order of square ``code = 8 p + f`` (larger: younger): its key, then its slot."""
+    return (np.int64(pos[code >> 3]) << 3) | FACE_RANK[code & 7]
 
 
 @numba.njit(**_JIT)
-def _reduce(values, shape, order, pos, masks, flat, owner, codes, ahead):
-    """Reduce the columns ``codes`` (increasing filtration order); ``owner`` as left by the local
-    pass. Returns flat voxel indices ``(births, deaths)`` of the pairs with different values."""
-    heap = np.empty(256, dtype=np.int64)
-    # Reduced columns live in one growing store. Its capacity is reserved up front, generously (32
-    # entries per column; 5-12 were used on the benchmark's fields): only the pages written become
-    # resident, and growing it by a copy would hold the old and the new store at once, the peak.
-    store = np.empty(32 * codes.shape[0] + 4096, dtype=np.int64)
-    starts = np.empty(codes.shape[0] + 2, dtype=np.int64)
-    used = 0
-    n_slots = 0
-    births = np.empty(1 << 10, dtype=np.int64)
-    deaths = np.empty(1 << 10, dtype=np.int64)
-    m = 0
-    bnd = np.empty(4, dtype=np.int64)
+def _raster_order(codes, n_voxels):
+    """``codes`` (distinct ``8 p + f``) sorted increasingly, by one pass over a byte per voxel."""
+    faces = np.zeros(n_voxels, dtype=np.uint8)
+    for c in codes:
+        faces[c >> 3] |= np.uint8(1 << (c & 7))
+    out = np.empty_like(codes)
+    k = 0
+    for p in range(n_voxels):
+        t = np.int64(faces[p])
+        while t:
+            f = 0
+            while not (t >> f) & 1:
+                f += 1
+            t &= t - 1
+            out[k] = 8 * p + f
+            k += 1
+    return out
+
+
+@numba.njit(**_JIT)
+def _compact(store, starts, n_slots, owner):
+    """Move the live slots of ``store`` down over the dead ones (``starts`` -1); returns the new fill."""
+    w = 0
+    for s in range(n_slots):
+        st = starts[s]
+        if st < 0:
+            continue  # displaced
+        total = (store[st] & _LEN_MASK) + 2
+        if w != st:
+            for k in range(total):
+                store[w + k] = store[st + k]
+            starts[s] = w
+        w += total
+    return w
+
+
+@numba.njit(**_JIT)
+def _reduce(values, shape, order, pos, masks, flat, owner, codes, slack):
+    """Reduce the columns ``codes`` (increasing code ``8 p + f``: raster order, not filtration
+    order); ``owner`` as left by the local pass. Returns flat voxel indices ``(births, deaths)`` of
+    the pairs with different values, and the store's final fill (entries).
+
+    The order of the columns is free ("lock-free" reduction, Morozov & Nigmetov 2020): a column
+    whose pivot is held by an *earlier* column (``_square_key``) adds that column, as in the
+    standard algorithm; one whose pivot is held by a *later* column takes the pivot from it, and the
+    later column, plus the current one, is reduced on. Every addition is still of an earlier column
+    to a later one, so ``R = D V`` with ``V`` upper triangular and the pivots, hence the pairs, are
+    the standard algorithm's. Raster order keeps consecutive columns, and the columns they add, in
+    neighbouring memory (128³ near-binary: 1.83 -> 1.57 s, docs/benchmarks.md). An apparent square
+    is always earlier than a column whose pivot it holds (it is the oldest square containing its
+    edge), so only stored and unstored reduction columns are ever taken from.
+
+    A stored column is ``key << 32 | length, code, pivot, rest...`` (decreasing) in one growing
+    store; columns that needed no addition are not stored (``owner[e] = -(code + 2)``, like an
+    apparent pair's square). The columns that lose their pivot leave dead entries, compacted away
+    when they exceed a quarter of the live ones plus ``slack`` entries.
+    """
     n_codes = codes.shape[0]
+    heap = np.empty(256, dtype=np.int64)
+    # Capacity reserved up front, generously (32 entries per column; 5-12 were used on the
+    # benchmark's fields): only the pages written become resident, and growing the store by a copy
+    # would hold the old and the new one at once, the peak.
+    store = np.empty(32 * n_codes + 4096, dtype=np.int64)
+    starts = np.empty(n_codes + 2, dtype=np.int64)  # slot -> its header in store; -1: displaced
+    used = 0
+    live = 0
+    n_slots = 0
+    claims = np.empty(n_codes, dtype=np.int64)
+    n_claims = 0
+    bnd = np.empty(4, dtype=np.int64)
+    rest = np.empty(4, dtype=np.int64)
     for i in range(n_codes):
-        if i + ahead < n_codes:
-            cq = codes[i + ahead]
-            q = cq >> 3
-            prefetch(masks, q)
-            prefetch_neighbourhood(pos, q, shape)
-            _prefetch_square_edges(cq, shape, owner)
-        code = codes[i]
-        nb, top = _square_boundary(code, pos, masks, flat, shape, owner, bnd)
-        piv = bnd[top] if nb > 0 else np.int64(-1)
+        if used - live > (live >> 2) + slack:
+            used = _compact(store, starts, n_slots, owner)
+            live = used
+        cur = codes[i]
+        cur_key = _square_key(cur, pos)
+        nb, top = _square_boundary(cur, pos, masks, flat, shape, owner, bnd)
+        if nb == 0:
+            continue
+        piv = bnd[top]
         hn = 0
         for k in range(nb):
             if k != top:
                 hn = _heap_push(heap, hn, bnd[k])
         added = False
         while piv >= 0:
-            o = owner[piv & _LOW]  # never DROPPED: those rows were left out
+            e = piv & _LOW
+            o = owner[e]  # never DROPPED: those rows were left out
+            if o == -1:
+                claims[n_claims] = piv
+                n_claims += 1
+            elif o <= -2:
+                other = np.int64(-(o + 2))
+                if _square_key(other, pos) < cur_key:
+                    nb, ot = _square_boundary(other, pos, masks, flat, shape, owner, bnd)
+                    heap = _grow(heap, hn + 3)
+                    for k in range(nb):
+                        if k != ot:
+                            hn = _heap_push(heap, hn, bnd[k])
+                    added = True
+                    piv, hn = _pop_pivot(heap, hn)
+                    continue
+            else:
+                st = starts[o]
+                if (store[st] >> 32) < cur_key:
+                    ln = store[st] & _LEN_MASK
+                    heap = _grow(heap, hn + ln)
+                    for k in range(st + 3, st + 2 + ln):
+                        hn = _heap_push(heap, hn, store[k])
+                    added = True
+                    piv, hn = _pop_pivot(heap, hn)
+                    continue
+            # the current column takes pivot e
+            if added:
+                store = _grow(store, used + hn + 3)
+                st_new = used
+                store[used + 1] = cur
+                store[used + 2] = piv
+                used += 3
+                while hn > 0:
+                    v, hn = _pop_pivot(heap, hn)
+                    if v < 0:
+                        break
+                    store[used] = v
+                    used += 1
+                ln_new = used - st_new - 2
+                store[st_new] = (cur_key << 32) | ln_new
+                live += ln_new + 2
+                starts = _grow(starts, n_slots + 1)
+                starts[n_slots] = st_new
+                owner[e] = n_slots
+                n_slots += 1
+            else:
+                n_rest = 0
+                while hn > 0:
+                    v, hn = _pop_pivot(heap, hn)
+                    if v < 0:
+                        break
+                    rest[n_rest] = v
+                    n_rest += 1
+                owner[e] = -(cur + 2)
             if o == -1:
                 break
-            added = True
+            # ... and the later column that held it is reduced on: its column plus the current one
+            hn = 0
             if o <= -2:
-                other = np.int64(-(o + 2))
-                nb, ot = _square_boundary(other, pos, masks, flat, shape, owner, bnd)
-                heap = _grow(heap, hn + 3)
+                cur = np.int64(-(o + 2))
+                nb, ot = _square_boundary(cur, pos, masks, flat, shape, owner, bnd)
                 for k in range(nb):
                     if k != ot:
                         hn = _heap_push(heap, hn, bnd[k])
             else:
                 st = starts[o]
-                ln = starts[o + 1] - st
+                ln = store[st] & _LEN_MASK
+                cur = store[st + 1]
+                live -= ln + 2
+                starts[o] = -1
                 heap = _grow(heap, hn + ln)
-                for k in range(st + 1, st + ln):
+                for k in range(st + 3, st + 2 + ln):
                     hn = _heap_push(heap, hn, store[k])
+            cur_key = _square_key(cur, pos)
+            if added:
+                heap = _grow(heap, hn + ln_new)
+                for k in range(st_new + 3, st_new + 2 + ln_new):
+                    hn = _heap_push(heap, hn, store[k])
+            else:
+                for k in range(n_rest):
+                    hn = _heap_push(heap, hn, rest[k])
+            added = True
             piv, hn = _pop_pivot(heap, hn)
-        if piv < 0:
-            continue  # reduces to zero: a positive square that clearing missed (cannot happen)
-        e = piv & _LOW
-        if not added:
-            owner[e] = -(code + 2)
-        else:
-            store = _grow(store, used + hn + 1)
-            store[used] = piv
-            used += 1
-            while hn > 0:
-                v, hn = _pop_pivot(heap, hn)
-                if v < 0:
-                    break
-                store[used] = v
-                used += 1
-            starts = _grow(starts, n_slots + 2)
-            starts[n_slots + 1] = used
-            if n_slots == 0:
-                starts[0] = 0
-            owner[e] = n_slots
-            n_slots += 1
+    births = np.empty(n_claims, dtype=np.int64)
+    deaths = np.empty(n_claims, dtype=np.int64)
+    m = 0
+    for c in range(n_claims):
+        piv = claims[c]
+        o = owner[piv & _LOW]
+        code = store[starts[o] + 1] if o >= 0 else np.int64(-(o + 2))
         b = np.int64(order[piv >> 36])
         d = code >> 3
         if values[b] != values[d]:
-            births = _grow(births, m + 1)
-            deaths = _grow(deaths, m + 1)
             births[m] = b
             deaths[m] = d
             m += 1
-    return births[:m].copy(), deaths[:m].copy()
+    return births[:m].copy(), deaths[:m].copy(), used
 
 
 def loops_3d_full(values: np.ndarray, shape: np.ndarray, order: np.ndarray, pos: np.ndarray,
@@ -594,4 +701,5 @@ def loops_3d_full(values: np.ndarray, shape: np.ndarray, order: np.ndarray, pos:
     codes, b2, d2 = _clearing_pass(fresh, shape, order, masks, todo, ahead)
     del todo
     flat = _flat_offsets(shape, neighbour_offsets(3))
-    return _reduce(values, shape, order, pos, masks, flat, owner, codes, ahead), (b2, d2)
+    b1, d1, _ = _reduce(values, shape, order, pos, masks, flat, owner, _raster_order(codes, D * H * W), _COMPACT_SLACK)
+    return (b1, d1), (b2, d2)
