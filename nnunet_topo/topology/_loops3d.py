@@ -59,7 +59,7 @@ _JIT = dict(cache=True, nogil=True)
 MAX_VOXELS = 1 << 27
 _LOW = np.int64(0xFFFFFFFF)
 _LEN_MASK = _LOW  # the length in a stored column's header
-_COMPACT_SLACK = 1 << 16  # dead store entries tolerated beyond a quarter of the live ones
+_COMPACT_SLACK = 1 << 16  # dead store entries tolerated beyond an eighth of the live ones
 
 
 def _neighbour_bit(dz: int, dy: int, dx: int) -> int:
@@ -544,7 +544,7 @@ def _reduce(values, shape, order, pos, masks, flat, owner, codes, slack):
     A stored column is ``key << 32 | length, code, pivot, rest...`` (decreasing) in one growing
     store; columns that needed no addition are not stored (``owner[e] = -(code + 2)``, like an
     apparent pair's square). The columns that lose their pivot leave dead entries, compacted away
-    when they exceed a quarter of the live ones plus ``slack`` entries.
+    when they exceed an eighth of the live ones plus ``slack`` entries.
     """
     n_codes = codes.shape[0]
     heap = np.empty(256, dtype=np.int64)
@@ -561,7 +561,7 @@ def _reduce(values, shape, order, pos, masks, flat, owner, codes, slack):
     bnd = np.empty(4, dtype=np.int64)
     rest = np.empty(4, dtype=np.int64)
     for i in range(n_codes):
-        if used - live > (live >> 2) + slack:
+        if used - live > (live >> 3) + slack:
             used = _compact(store, starts, n_slots, owner)
             live = used
         cur = codes[i]
