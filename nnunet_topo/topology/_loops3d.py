@@ -508,6 +508,19 @@ def _raster_order(codes, n_voxels):
     return out
 
 
+@numba.njit(inline="always", **_JIT)
+def _drain_heap(heap, hn, out, at):
+    """Pop the working column's remaining entries (``heap[:hn]``, cancelling pairs) into ``out``
+    from index ``at`` on, decreasing; returns the index after the last one written."""
+    while hn > 0:
+        v, hn = _pop_pivot(heap, hn)
+        if v < 0:
+            break
+        out[at] = v
+        at += 1
+    return at
+
+
 @numba.njit(**_JIT)
 def _compact(store, starts, n_slots, owner):
     """Move the live slots of ``store`` down over the dead ones (``starts`` -1); returns the new fill."""
@@ -608,13 +621,8 @@ def _reduce(values, shape, order, pos, masks, flat, owner, codes, slack):
                 st_new = used
                 store[used + 1] = cur
                 store[used + 2] = piv
-                used += 3
-                while hn > 0:
-                    v, hn = _pop_pivot(heap, hn)
-                    if v < 0:
-                        break
-                    store[used] = v
-                    used += 1
+                used = _drain_heap(heap, hn, store, used + 3)
+                hn = 0
                 ln_new = used - st_new - 2
                 store[st_new] = (cur_key << 32) | ln_new
                 live += ln_new + 2
@@ -623,13 +631,8 @@ def _reduce(values, shape, order, pos, masks, flat, owner, codes, slack):
                 owner[e] = n_slots
                 n_slots += 1
             else:
-                n_rest = 0
-                while hn > 0:
-                    v, hn = _pop_pivot(heap, hn)
-                    if v < 0:
-                        break
-                    rest[n_rest] = v
-                    n_rest += 1
+                n_rest = _drain_heap(heap, hn, rest, 0)
+                hn = 0
                 owner[e] = -(cur + 2)
             if o == -1:
                 break

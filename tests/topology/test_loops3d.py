@@ -103,6 +103,29 @@ class _Complex:
         return 8 * owner + slot
 
 
+def _image(rng, shape, kind, *, levels):
+    """A float64 test image: uniform ``random``, ``levels`` quantised values, a ``binary`` mask, or a
+    ``near_binary`` map (a sigmoid of a noisy field, like a trained network's output)."""
+    if kind == "random":
+        return rng.random(shape)
+    if kind == "levels":
+        return rng.integers(0, levels, shape).astype(np.float64)
+    if kind == "binary":
+        return (rng.random(shape) > 0.5).astype(np.float64)
+    return 1.0 / (1.0 + np.exp(-8.0 * (rng.random(shape) - 0.7) - rng.normal(0, 0.5, shape)))
+
+
+def _filtration(image):
+    """What the loop passes read: flat values, the superlevel order and its inverse, the shape as
+    int64, the neighbour masks (26-neighbourhood) and the plateau starts."""
+    values = image.ravel()
+    order = radix_argsort_decreasing(values)
+    pos = inverse_permutation(order)
+    shape3 = np.array(image.shape, np.int64)
+    masks = neighbour_masks(shape3, pos, neighbour_offsets(3))
+    return values, order, pos, shape3, masks, plateau_starts(values, order)
+
+
 def _expected(cx: _Complex):
     """``owner`` after the local pass, and the codes of the columns to reduce, by definition."""
     D, H, W = cx.shape
@@ -139,19 +162,8 @@ def _expected(cx: _Complex):
 def test_local_pass_and_clearing_match_their_definitions(shape, kind):
     rng = np.random.default_rng([3, len(kind), *shape])
     for _ in range(3):
-        if kind == "random":
-            image = rng.random(shape)
-        elif kind == "levels":
-            image = rng.integers(0, 3, shape).astype(np.float64)
-        else:
-            image = (rng.random(shape) > 0.5).astype(np.float64)
-        values = image.ravel()
-        order = radix_argsort_decreasing(values)
-        pos = inverse_permutation(order)
-        shape3 = np.array(shape, np.int64)
-        offsets = neighbour_offsets(3)
-        masks = neighbour_masks(shape3, pos, offsets)
-        fresh = plateau_starts(values, order)
+        image = _image(rng, shape, kind, levels=3)
+        values, order, pos, shape3, masks, fresh = _filtration(image)
         want_owner, want_codes = _expected(_Complex(pos[:-1].reshape(shape)))
         owner = np.full(len(want_owner), -1, np.int32)
         todo = L._local_pass(shape3, masks, L.apparent_table(), owner)
@@ -167,6 +179,7 @@ def test_local_pass_and_clearing_match_their_definitions(shape, kind):
         codes, births, deaths = L._clearing_pass(fresh, shape3, order, masks, todo, 0)
         assert codes.tolist() == want_codes
         # the cavities found on the way are the engine's dimension-2 pass's, cell for cell
+        offsets = neighbour_offsets(3)
         select = connectivity_bits(offsets, False)
         want_b, want_d = top_dim_pairs(fresh, shape3, order, masks, offsets, select, _join_table(3, select), 0)
         assert sorted(zip(births.tolist(), deaths.tolist())) == sorted(zip(want_b.tolist(), want_d.tolist()))
@@ -200,18 +213,8 @@ def test_reduction_in_any_column_order_gives_gudhis_loops(shape, kind):
     rng = np.random.default_rng([11, len(kind), *shape])
     compacted = 0
     for _ in range(3):
-        if kind == "random":
-            image = rng.random(shape)
-        elif kind == "levels":
-            image = rng.integers(0, 4, shape).astype(np.float64)
-        else:
-            image = 1.0 / (1.0 + np.exp(-8.0 * (rng.random(shape) - 0.7) - rng.normal(0, 0.5, shape)))
-        values = image.ravel()
-        order = radix_argsort_decreasing(values)
-        pos = inverse_permutation(order)
-        shape3 = np.array(shape, np.int64)
-        masks = neighbour_masks(shape3, pos, neighbour_offsets(3))
-        fresh = plateau_starts(values, order)
+        image = _image(rng, shape, kind, levels=4)
+        values, order, pos, shape3, masks, fresh = _filtration(image)
         flat = _flat_offsets(shape3, neighbour_offsets(3))
         ref = persistence(image, dims=(1,), backend="gudhi")[1]
         finite = ~ref.essential & (ref.births != ref.deaths)
